@@ -1,0 +1,85 @@
+"""Command line: `python -m convnext_steps COMMAND` (see --help)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _image_size(text: str) -> int:
+    value = _positive_int(text)
+    if value < 32:
+        raise argparse.ArgumentTypeError(f"image size must be at least 32 (the networks downsample by 32), got {value}")
+    return value
+
+
+def format_roadmap(report: dict) -> str:
+    size = report["image_size"]
+    lines = [
+        f"ResNet-50 -> ConvNeXt-T roadmap (Liu et al. 2022, Table 10), measured at {size}x{size}",
+        f"{'step':<26} {'params (M)':>10} {'GMACs':>7} {'paper GFLOPs':>12} {'paper top-1':>11}  change",
+    ]
+    for r in report["steps"]:
+        lines.append(
+            f"{r['id']:<26} {r['params'] / 1e6:>10.2f} {r['gmacs']:>7.2f} {r['paper_gflops']:>12.2f} "
+            f"{r['paper_top1']:>11.2f}  {r['change']}"
+        )
+    if report["kernel_sweep"]:
+        lines.append("")
+        lines.append("Step 07 kernel-size sweep (kernel_size override):")
+        lines.append(f"{'kernel':<26} {'params (M)':>10} {'GMACs':>7} {'paper GFLOPs':>12} {'paper top-1':>11}")
+        for r in report["kernel_sweep"]:
+            k = r["kernel_size"]
+            lines.append(
+                f"{f'{k}x{k}':<26} {r['params'] / 1e6:>10.2f} {r['gmacs']:>7.2f} {r['paper_gflops']:>12.2f} "
+                f"{r['paper_top1']:>11.2f}"
+            )
+    lines.append("")
+    lines.append("GMACs: multiply-adds counted by torch.utils.flop_counter (FLOPs / 2), the paper's FLOP convention.")
+    return "\n".join(lines)
+
+
+def cmd_roadmap(args) -> int:
+    from .measure import measure_roadmap
+
+    report = measure_roadmap(args.image_size, kernel_sweep=not args.no_sweep)
+    print(json.dumps(report, indent=2) if args.json else format_roadmap(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m convnext_steps",
+        description="ResNet-50 -> ConvNeXt, one verified design change at a time.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "roadmap",
+        help="table of every roadmap step: params, measured GMACs, the paper's GFLOPs and top-1",
+        description="Build every roadmap step and print its parameter count and measured multiply-adds "
+        "beside the paper's figures (Table 10), plus step 07's kernel-size sweep.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON: {image_size, steps: [...], kernel_sweep: [...]}")
+    p.add_argument("--image-size", type=_image_size, default=224, metavar="N", help="measure at N x N (default 224)")
+    p.add_argument("--no-sweep", action="store_true", help="leave out the kernel-size sweep")
+    p.set_defaults(func=cmd_roadmap)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The roadmap of "A ConvNet for the 2020s" (Liu et al., 2022, Table 10 / Fig. 2) as data.
+
+Each `Step` names its module (which holds only what that step introduces), the paper's figures for it,
+and builds its network. GFLOPs are the paper's: one multiply-add counts as one FLOP, 224x224 input.
+Top-1 is ImageNet-1K with the paper's 300-epoch recipe.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import ModuleType
+
+from . import (
+    step00_resnet50,
+    step01_stage_ratio,
+    step02_patchify_stem,
+    step03_depthwise_conv,
+    step04_wider_96,
+    step05_inverted_bottleneck,
+    step06_dwconv_up,
+    step07_kernel_7x7,
+    step08_gelu,
+    step09_fewer_activations,
+    step10_fewer_norms,
+    step11_layernorm,
+    step12_separate_downsampling,
+)
+from .network import NetConfig, Network
+
+__all__ = ["Step", "ROADMAP", "STEP_IDS", "get_step", "build_model"]
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    id: str
+    title: str
+    change: str  # one sentence: what this step changes relative to the previous one
+    paper_gflops: float
+    paper_top1: float
+    module: ModuleType
+
+    @property
+    def config(self) -> NetConfig:
+        return self.module.CONFIG
+
+    def build(self, num_classes: int = 1000, **overrides) -> Network:
+        """This step's network; `overrides` replace fields of its `NetConfig` (e.g. kernel_size=5)."""
+        if overrides.get("layer_scale_init_value") is not None and self.config.layer_scale_init_value is None:
+            raise ValueError(f"step {self.id} has no layer scale (it arrives with the final step)")
+        return Network(self.config.replace(**overrides), num_classes)
+
+
+def _steps() -> tuple[Step, ...]:
+    rows = [
+        ("resnet50", "ResNet-50", "The starting point: torchvision's ResNet-50 (7x7 stem + max-pool, "
+         "bottlenecks (3, 4, 6, 3), stride in the 3x3).", 4.09, 78.82, step00_resnet50),
+        ("stage_ratio", "Stage compute ratio", "Blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1.",
+         4.53, 79.36, step01_stage_ratio),
+        ("patchify_stem", "Patchify stem", "The 7x7/2 conv + max-pool stem becomes a 4x4 conv with stride 4.",
+         4.42, 79.51, step02_patchify_stem),
+        ("depthwise_conv", "Depthwise conv", "The bottleneck's 3x3 conv becomes depthwise (groups = channels).",
+         2.35, 78.28, step03_depthwise_conv),
+        ("wider_96", "Width 64 -> 96", "The network widens from 64 to 96 base channels, Swin-T's width.",
+         5.27, 80.50, step04_wider_96),
+        ("inverted_bottleneck", "Inverted bottleneck",
+         "The block becomes narrow-wide-narrow: 1x1 96->384, depthwise 3x3 on 384, 1x1 384->96.",
+         4.64, 80.64, step05_inverted_bottleneck),
+        ("dwconv_up", "Move the depthwise conv up",
+         "The depthwise conv moves to the top of the block, before the two 1x1 convs.", 4.07, 79.92, step06_dwconv_up),
+        ("kernel_7x7", "Kernel 7x7", "The depthwise kernel grows from 3x3 to 7x7.", 4.15, 80.57, step07_kernel_7x7),
+        ("gelu", "ReLU -> GELU", "Every ReLU becomes a GELU.", 4.15, 80.62, step08_gelu),
+        ("fewer_activations", "Fewer activations", "Only one GELU is left per block, between the two 1x1 convs.",
+         4.15, 81.27, step09_fewer_activations),
+        ("fewer_norms", "Fewer norms", "Only one norm is left per block, after the depthwise conv.",
+         4.15, 81.41, step10_fewer_norms),
+        ("layernorm", "BN -> LN", "Every BatchNorm becomes a LayerNorm over channels.", 4.46, 81.47, step11_layernorm),
+        ("separate_downsampling", "Separate downsampling (ConvNeXt-T)",
+         "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain "
+         "layer scale.", 4.49, 81.97, step12_separate_downsampling),
+    ]
+    return tuple(
+        Step(i, f"{i:02d}_{name}", title, change, gflops, top1, module)
+        for i, (name, title, change, gflops, top1, module) in enumerate(rows)
+    )
+
+
+ROADMAP: tuple[Step, ...] = _steps()
+STEP_IDS: tuple[str, ...] = tuple(s.id for s in ROADMAP)
+
+
+def get_step(step: int | str | Step) -> Step:
+    """A step by index (0-12), full id, or unambiguous id prefix ("05", "05_inv", "12_sep")."""
+    if isinstance(step, Step):
+        return step
+    if isinstance(step, bool) or not isinstance(step, (int, str)):
+        raise TypeError(f"step must be an index, an id or an id prefix, got {type(step).__name__}")
+    if isinstance(step, int):
+        if 0 <= step < len(ROADMAP):
+            return ROADMAP[step]
+        raise ValueError(f"step index {step} is out of range 0..{len(ROADMAP) - 1}; valid ids: {', '.join(STEP_IDS)}")
+    key = step.strip()
+    if key.isdigit() and len(key) < 2:  # "5" means step 05
+        key = key.zfill(2)
+    matches = [s for s in ROADMAP if s.id == key] or [s for s in ROADMAP if key and s.id.startswith(key)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"unknown step {step!r}; valid ids: {', '.join(STEP_IDS)}")
+    raise ValueError(f"step {step!r} is ambiguous: it matches {', '.join(s.id for s in matches)}")
+
+
+def build_model(step: int | str | Step, num_classes: int = 1000, **overrides) -> Network:
+    """Build a roadmap step's network, e.g. `build_model("07", kernel_size=5)`."""
+    return get_step(step).build(num_classes, **overrides)
