@@ -31,7 +31,8 @@ class DropPath(nn.Module):
         keep = 1.0 - self.p
         # One Bernoulli draw per sample, broadcast over C, H, W.
         mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
+        # Scale the (N, 1, 1, 1) mask, not x: one pass over x, and torchvision's/timm's exact rounding.
+        return x * mask.div_(keep)
 
     def extra_repr(self) -> str:
         return f"p={self.p:.4f}"
@@ -39,7 +40,7 @@ class DropPath(nn.Module):
 
 def drop_path_rates(depths: tuple[int, ...], drop_path_rate: float) -> list[float]:
     """Per-block drop probability, rising linearly from 0 to `drop_path_rate` over all blocks."""
-    return torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+    return torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ LN is a plain `nn.LayerNorm(C)`; the stem and the shortcut use the same LN on ch
 
 Multiply-adds: 4.15 G, as in step 10 - a norm swap changes no conv or linear layer, and a LayerNorm
 does no multiply-adds. The paper's table prints 4.46 for this step; we cannot reproduce that figure from
-this model (it equals the final ConvNeXt-T's count, which still has 0.31 G more multiply-adds, see step 12).
+this model. 4.46 is what we count for the *final* ConvNeXt-T (step 12, whose separate downsampling
+layers add 0.31 G), so the paper's entry looks carried over from there.
 Paper: 81.41 -> 81.47% top-1.
 """
 from __future__ import annotations
