@@ -1,5 +1,5 @@
 # Two commands matter: `make run` (the roadmap table) and `make test` (unit tests + nbval).
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

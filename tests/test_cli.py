@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,12 @@ def test_roadmap_table_at_224():
     row = next(line for line in lines if line.startswith("12_separate_downsampling")).split()
     assert row[1:5] == ["28.59", "4.46", "4.49", "81.97"]
     assert "11x11" in result.stdout  # the kernel sweep
+    # The README's roadmap table shows exactly these measured numbers.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    for step_id in STEP_IDS:
+        measured = next(line for line in lines if line.startswith(step_id)).split()[1:5]
+        documented = next(line for line in readme if line.startswith(f"| {step_id} |")).split("|")[3:7]
+        assert [cell.strip() for cell in documented] == measured, step_id
 
 
 def test_roadmap_json_at_other_size(capsys):
