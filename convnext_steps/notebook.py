@@ -1,0 +1,131 @@
+"""Display helpers for the notebooks: a step's module source, and its diff against the previous step.
+
+The step modules are written so that the diff between neighbours *is* the design change, so the notebooks
+show that diff rather than retelling it. Both render as a Markdown code block in Jupyter; their plain-text
+form (what a console, or nbval, sees) is the code itself, so it is the same on every run and machine.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from pathlib import Path
+
+import torch
+from IPython.display import Markdown
+from torch import nn
+
+from .measure import count_macs, count_params
+from .roadmap import ROADMAP, Step, get_step
+
+__all__ = ["Code", "step_source", "step_diff", "show_source", "show_diff", "step_row", "format_table", "count_calls"]
+
+
+class Code(Markdown):
+    """A fenced code block for Jupyter; `repr()` is the bare code (no object address)."""
+
+    def __init__(self, text: str, language: str = "python"):
+        self.text = text.rstrip("\n")
+        super().__init__(f"```{language}\n{self.text}\n```")
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _path(step: Step) -> str:
+    return f"{step.module.__name__.split('.')[0]}/{Path(step.module.__file__).name}"
+
+
+def step_source(step: int | str | Step) -> str:
+    """The full source of a step's module (`convnext_steps/stepNN_*.py`)."""
+    return inspect.getsource(get_step(step).module)
+
+
+def step_diff(step: int | str | Step, context: int = 3) -> str:
+    """Unified diff of a step's module against the previous step's module."""
+    step = get_step(step)
+    if step.index == 0:
+        raise ValueError("step 00 (ResNet-50) is the starting point: there is no previous step to diff against")
+    previous = ROADMAP[step.index - 1]
+    lines = difflib.unified_diff(
+        step_source(previous).splitlines(keepends=True),
+        step_source(step).splitlines(keepends=True),
+        fromfile=f"a/{_path(previous)}",
+        tofile=f"b/{_path(step)}",
+        n=context,
+    )
+    return "".join(lines)
+
+
+def show_source(step: int | str | Step) -> Code:
+    """A step's module source, rendered as a Python code block."""
+    return Code(step_source(step), "python")
+
+
+def show_diff(step: int | str | Step, context: int = 3) -> Code:
+    """A step's change against the previous step, rendered as a diff block."""
+    return Code(step_diff(step, context), "diff")
+
+
+def step_row(step: int | str | Step, model: nn.Module, image_size: int = 224) -> dict:
+    """One table row: a built step's parameters and measured GMACs beside the paper's GFLOPs and top-1."""
+    step = get_step(step)
+    return dict(id=step.id, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9,
+                paper_gflops=step.paper_gflops, paper_top1=step.paper_top1)
+
+
+# column -> (header, format); other columns print with str(), or 2 decimals for floats
+_COLUMNS = {
+    "id": ("step", "{}"),
+    "params": ("params", "{:,}"),
+    "gmacs": ("GMACs (ours)", "{:.3f}"),
+    "paper_gflops": ("GFLOPs (paper)", "{:.2f}"),
+    "paper_top1": ("top-1 (paper)", "{:.2f}"),
+    "latency_ms": ("latency (ms)", "{:.1f}"),
+    "ms_per_gmac": ("ms per GMAC", "{:.1f}"),
+    "rounds_to_paper": ("rounds to paper", "{}"),
+}
+
+
+def format_table(rows: list[dict], columns: tuple[str, ...] | None = None) -> str:
+    """A fixed-width text table (first column left-aligned), for printing deterministic numbers."""
+    if not rows:
+        raise ValueError("format_table needs at least one row")
+    columns = columns or tuple(rows[0])
+    missing = sorted({c for r in rows for c in columns if c not in r})
+    if missing:
+        raise KeyError(f"rows lack column(s) {missing}; they have {sorted(rows[0])}")
+
+    def cell(column, value):
+        fmt = _COLUMNS.get(column, (column, "{:.2f}" if isinstance(value, float) else "{}"))[1]
+        return fmt.format(value)
+
+    table = [[_COLUMNS.get(c, (c,))[0] for c in columns]] + [[cell(c, r[c]) for c in columns] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(text.ljust(w) if i == 0 else text.rjust(w) for i, (text, w) in enumerate(zip(line, widths))).rstrip()
+        for line in table
+    )
+
+
+@torch.no_grad()
+def count_calls(model: nn.Module, types: type | tuple[type, ...], image_size: int = 32) -> int:
+    """How many times modules of `types` run in one forward pass of one image (eval mode).
+
+    Counts calls, not modules: a block that applies one `nn.GELU` module three times counts three.
+    """
+    calls = 0
+
+    def hook(module, args, output):
+        nonlocal calls
+        calls += 1
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
+    was_training = model.training
+    model.eval()
+    try:
+        model(torch.zeros(1, model.config.in_chans, image_size, image_size))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return calls
