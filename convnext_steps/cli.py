@@ -56,6 +56,17 @@ def cmd_roadmap(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    from .plots import save_figures
+
+    for path in save_figures(args.out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m convnext_steps",
@@ -73,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_image_size, default=224, metavar="N", help="measure at N x N (default 224)")
     p.add_argument("--no-sweep", action="store_true", help="leave out the kernel-size sweep")
     p.set_defaults(func=cmd_roadmap)
+
+    p = sub.add_parser(
+        "figures",
+        help="regenerate the figures the notebooks and README use (deterministic, seeded)",
+        description="Write roadmap.png (Fig. 2 style), params_macs.png, erf_3x3_vs_7x7.png and "
+        "drop_path_schedule.png into the output folder.",
+    )
+    p.add_argument("--out", default="images", metavar="DIR", help="output folder (default: images)")
+    p.set_defaults(func=cmd_figures)
+
+    from .bench import add_bench_parser  # imported here: bench.py takes cli's argument types
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_macs", "stage_shapes", "time_forward", "measure_roadmap"]
+__all__ = ["count_params", "count_macs", "stage_shapes", "time_forward", "time_interleaved", "peak_memory_bytes",
+           "latency_ms", "measure_roadmap", "effective_receptive_field", "erf_extent", "block_drop_path_rates"]
 
 
 def count_params(model: nn.Module) -> int:
@@ -44,19 +45,101 @@ def stage_shapes(model: nn.Module, image_size: int = 224) -> list[tuple[int, ...
     return [tuple(f.shape[1:]) for f in feats]
 
 
-def time_forward(fn, warmup: int = 2, rounds: int = 5, sync=None) -> list[float]:
-    """Wall-clock seconds of `fn()` for each of `rounds` timed calls after `warmup` untimed ones."""
+def time_forward(fn, warmup: int = 2, rounds: int = 5, sync=None, clock=time.perf_counter) -> list[float]:
+    """Seconds of `fn()` for each of `rounds` timed calls after `warmup` untimed ones.
+
+    `sync` waits for queued device work (torch.cuda.synchronize); `clock` is wall-clock by default,
+    `time.process_time` gives this process's CPU seconds (steadier on a shared machine, CPU only).
+    """
     sync = sync or (lambda: None)
     for _ in range(warmup):
         fn()
     sync()
     times = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = clock()
         fn()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
+
+
+def time_interleaved(fns: dict, warmup: int = 2, rounds: int = 5, sync=None, clock=time.perf_counter,
+                     progress=None) -> dict[str, list[float]]:
+    """`time_forward` for several callables, one call of each per round, so that a change in load
+    (other processes, clock speed) during the measurement hits all of them alike.
+
+    `progress(name)` is called before each timed call (e.g. to update a progress bar).
+    """
+    for fn in fns.values():
+        time_forward(fn, warmup=warmup, rounds=0, sync=sync)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            if progress is not None:
+                progress(name)
+            times[name] += time_forward(fn, warmup=0, rounds=1, sync=sync, clock=clock)
+    return times
+
+
+def peak_memory_bytes(fn, device: torch.device | str = "cpu") -> int:
+    """Peak bytes of tensor memory allocated while `fn()` runs, above what was allocated when it started.
+
+    CUDA: the caching allocator's own statistics. CPU: the profiler's memory events (each allocation
+    made during the call, and its free), summed in time order.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start
+    if device.type != "cpu":
+        raise ValueError(f"peak memory is measured on 'cpu' or 'cuda' devices, got {device}")
+    import json
+    import os
+    import tempfile
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    with tempfile.TemporaryDirectory() as folder:  # the exported trace is the profiler's public record
+        path = os.path.join(folder, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    changes = sorted((e["ts"], e["args"]["Bytes"], e["args"]["Addr"]) for e in events
+                     if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0)  # 0: CPU
+    alive, live, peak = {}, 0, 0
+    for _, nbytes, addr in changes:
+        if nbytes > 0:
+            alive[addr] = nbytes
+        elif addr in alive:  # frees of blocks from before the call are not ours to subtract
+            nbytes = -alive.pop(addr)
+        else:
+            continue
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
+@torch.no_grad()
+def latency_ms(model: nn.Module, batch_size: int = 1, image_size: int = 224, warmup: int = 2, rounds: int = 5) -> float:
+    """Median wall-clock milliseconds of one inference forward pass, on the model's device."""
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters())
+    x = torch.randn(batch_size, model.config.in_chans, image_size, image_size, dtype=param.dtype, device=param.device)
+    sync = torch.cuda.synchronize if param.is_cuda else None
+    try:
+        times = time_forward(lambda: model(x), warmup=warmup, rounds=rounds, sync=sync)
+    finally:
+        model.train(was_training)
+    return 1000 * sorted(times)[len(times) // 2]
 
 
 def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
@@ -80,3 +163,58 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
             for k, (gflops, top1) in KERNEL_SWEEP.items()
         ]
     return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep}
+
+
+def effective_receptive_field(
+    model: nn.Module, image_size: int = 160, n_inputs: int = 4, seed: int = 0, stage: int = -1
+) -> torch.Tensor:
+    """Effective receptive field (Luo et al. 2016): mean |d(centre output) / d(input)| over random images.
+
+    The centre output is the channel sum of the centre pixel of `model.forward_stages(x)[stage]` (-1: the
+    last stage; 0: the stem). Inputs are `n_inputs` standard-normal images drawn with `seed`; the model runs
+    in eval mode, so every image's gradient is its own. Returns an (image_size, image_size) map, summed over
+    input channels. The map is centred exactly when the feature map's size is odd (e.g. 160 or 224 for the
+    last stage, which downsamples by 32).
+    """
+    if n_inputs < 1:
+        raise ValueError(f"n_inputs must be positive, got {n_inputs}")
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters())
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_inputs, model.config.in_chans, image_size, image_size, generator=generator)
+    x = x.to(dtype=param.dtype, device=param.device).requires_grad_(True)
+    try:
+        with torch.enable_grad():
+            feats = model.forward_stages(x)[stage]
+            h, w = feats.shape[-2:]
+            # autograd.grad, not backward(): no gradients pile up in the model's parameters.
+            (grad,) = torch.autograd.grad(feats[:, :, h // 2, w // 2].sum(), x)
+    finally:
+        model.train(was_training)
+    return grad.abs().sum(1).mean(0).detach().cpu()
+
+
+def erf_extent(erf: torch.Tensor, fraction: float = 0.9) -> int:
+    """Side (pixels) of the smallest square, centred on the map's centre of mass, holding `fraction` of its mass."""
+    if erf.ndim != 2:
+        raise ValueError(f"expected a 2-D (H, W) map, got shape {tuple(erf.shape)}")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    total = erf.sum().item()
+    if not total > 0:
+        raise ValueError("the map has no positive mass (all zeros?): nothing to measure")
+    ys = torch.arange(erf.shape[0], dtype=erf.dtype)
+    xs = torch.arange(erf.shape[1], dtype=erf.dtype)
+    cy = round((erf.sum(1) * ys).sum().item() / total)
+    cx = round((erf.sum(0) * xs).sum().item() / total)
+    for r in range(max(erf.shape)):
+        box = erf[max(cy - r, 0): cy + r + 1, max(cx - r, 0): cx + r + 1]
+        if box.sum().item() >= fraction * total:
+            return 2 * r + 1
+    return 2 * max(erf.shape) - 1
+
+
+def block_drop_path_rates(model: nn.Module) -> list[float]:
+    """The drop-path probability each block of a built `Network` actually has, in forward order."""
+    return [block.drop_path.p for stage in model.stages for block in stage.blocks]

@@ -23,7 +23,7 @@ from .roadmap import ROADMAP, build_model
 __all__ = [
     "SECTIONS", "SWIN_T", "ERF_IMAGE_SIZE", "ERF_INPUTS", "ERF_SEED", "roadmap_rows", "roadmap_figure",
     "params_macs_figure", "macs_latency_figure", "erf_figure", "drop_path_figure", "activation_figure",
-    "block_profile_figure", "save_figures",
+    "block_profile_figure", "plot_training_curves", "save_figures",
 ]
 
 # The paper's grouping of the roadmap (Fig. 2 / Section 2): first step index -> section name.
@@ -254,3 +254,38 @@ def save_figures(out_dir: str | os.PathLike = "images", image_size: int = 224) -
         _save(fig, out / name)
         paths.append(out / name)
     return paths
+
+
+# Training curves of `convnext_steps.train` runs (rows from train.train(...) or train.read_metrics(OUTPUT)).
+_CURVE_LABELS = {
+    "train_loss": "train loss (label-smoothed)", "val_loss": "val cross-entropy", "val_top1": "val top-1 (%)",
+    "val_top5": "val top-5 (%)", "lr": "learning rate", "ema_val_top1": "EMA val top-1 (%)",
+    "images_per_s": "images / s",
+}
+
+
+def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], metrics: Sequence[str] = ("train_loss", "val_top1"),
+                         title: str | None = None) -> Figure:
+    """`metrics` against epoch, one panel each, one line per run; `runs` maps a legend label to its rows."""
+    if not runs:
+        raise ValueError("no runs to plot: pass {label: rows}, rows from train() or read_metrics()")
+    for label, rows in runs.items():
+        if not rows:
+            raise ValueError(f"run {label!r} has no epochs")
+        missing = [m for m in metrics if m not in rows[0]]
+        if missing:
+            raise ValueError(f"run {label!r} has no column(s) {missing}; it has {sorted(rows[0])}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for label, rows in runs.items():
+            ax.plot([r["epoch"] for r in rows], [r[metric] for r in rows], marker="o", ms=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_CURVE_LABELS.get(metric, metric))
+        ax.grid(alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

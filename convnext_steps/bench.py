@@ -1,0 +1,429 @@
+"""`python -m convnext_steps bench`: how fast each roadmap step runs, and ours against the peers.
+
+Per model and mode: inference (forward under `torch.inference_mode`) and training (forward + backward
++ AdamW step, drop path on), the median of several timed rounds after warm-up, the spread of those rounds,
+and the peak tensor memory of one more call. `--vs-peers` times the final step against torchvision's and
+timm's `convnext_tiny` in the same process with the same weights, one call of each per round.
+Timing, memory and loading weights reuse `convnext_steps.measure` and `convnext_steps.convert`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .convert import export_state_dict, load_weights
+from .measure import count_params, peak_memory_bytes, time_interleaved
+from .roadmap import ROADMAP, get_step
+
+__all__ = ["BenchSetup", "bench_steps", "bench_vs_peers", "format_bench", "add_bench_parser"]
+
+MODES = ("inference", "train")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+PEER_DROP_PATH = 0.1  # ConvNeXt-T's stochastic depth, as in our step 12 and torchvision's default
+DEFAULT_BATCH = {"cpu": (8, 8), "cuda": (256, 128)}  # (inference, training) batch when not given
+
+
+@dataclass(frozen=True)
+class BenchSetup:
+    """What is measured and how; every field ends up in the report."""
+
+    device: str = "cpu"
+    batch_size: int = 8
+    train_batch_size: int = 8
+    image_size: int = 224
+    channels_last: bool = False
+    amp: str | None = None  # None (float32), "bf16" or "fp16": torch.autocast
+    compile: bool = False
+    warmup: int = 2
+    rounds: int = 5
+    clock: str = "wall"  # "wall" or "cpu" (process CPU seconds; CPU device only)
+    modes: tuple[str, ...] = MODES
+
+    def __post_init__(self):
+        device = torch.device(self.device)
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} asked for, but torch sees no CUDA device here (use --device cpu)")
+        if min(self.batch_size, self.train_batch_size, self.rounds) < 1 or self.warmup < 0:
+            raise ValueError("batch sizes and rounds must be >= 1 and warmup >= 0, got "
+                             f"{self.batch_size}, {self.train_batch_size}, {self.rounds}, {self.warmup}")
+        if self.image_size < 32:
+            raise ValueError(f"image size must be at least 32 (the networks downsample by 32), got {self.image_size}")
+        if self.amp not in (None, *AMP_DTYPES):
+            raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {self.amp!r}")
+        if self.compile and self.warmup < 1:
+            raise ValueError("--compile needs --warmup >= 1: the first call compiles, it must not be timed")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {self.clock!r}")
+        if self.clock == "cpu" and device.type != "cpu":
+            raise ValueError("--clock cpu counts this process's CPU seconds: it cannot time GPU work (use wall)")
+        if not self.modes or any(m not in MODES for m in self.modes):
+            raise ValueError(f"modes must be a non-empty subset of {MODES}, got {self.modes}")
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+    return f"cpu ({name}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()})"
+
+
+def _environment(setup: BenchSetup) -> dict:
+    import torchvision
+
+    try:
+        import timm
+
+        timm_version = timm.__version__
+    except ImportError:
+        timm_version = None
+    return {
+        "device": _device_name(torch.device(setup.device)),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "timm": timm_version,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _stats(seconds: list[float], batch_size: int) -> dict:
+    ordered, median = sorted(seconds), statistics.median(seconds)
+    return {
+        "batch_size": batch_size,
+        "seconds": seconds,
+        "median_ms": 1000 * median,
+        "min_ms": 1000 * ordered[0],
+        "max_ms": 1000 * ordered[-1],
+        "spread_pct": 100 * (ordered[-1] - ordered[0]) / median,  # (slowest - fastest) / median
+        "img_per_s": batch_size / median,
+    }
+
+
+class _Runner:
+    """One model prepared for the setup: its inference call and its training step, as plain callables."""
+
+    def __init__(self, model: nn.Module, setup: BenchSetup):
+        self.setup = setup
+        self.device = torch.device(setup.device)
+        self.memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.call = torch.compile(self.model) if setup.compile else self.model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.05)
+        self.scaler = torch.amp.GradScaler(self.device.type) if setup.amp == "fp16" else None
+        # Drawn from fixed seeds, so that every model of a comparison sees the very same batch.
+        self.inputs = {mode: self._batch(setup.batch_size if mode == "inference" else setup.train_batch_size, seed=i)
+                       for i, mode in enumerate(MODES) if mode in setup.modes}
+        labels = torch.randint(0, 1000, (setup.train_batch_size,), generator=torch.Generator().manual_seed(2))
+        self.labels = labels.to(self.device)
+
+    def _batch(self, n: int, seed: int) -> torch.Tensor:
+        size = self.setup.image_size
+        x = torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+        return x.to(self.device, memory_format=self.memory_format)
+
+    def _autocast(self):
+        dtype = AMP_DTYPES.get(self.setup.amp)
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    # The callers put the model in eval or train mode first: switching is not part of what is timed.
+    def infer(self, eager: bool = False) -> torch.Tensor:
+        with torch.inference_mode(), self._autocast():
+            return (self.model if eager else self.call)(self.inputs["inference"])
+
+    def train_step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss = F.cross_entropy(self.call(self.inputs["train"]), self.labels)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:  # fp16 needs loss scaling
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+
+    def fn(self, mode: str):
+        return self.infer if mode == "inference" else self.train_step
+
+
+def _measure(runners: dict[str, _Runner], setup: BenchSetup, bar) -> dict[str, dict]:
+    """Time every mode of every runner (interleaved when there are several) and take each one's peak memory."""
+    device = torch.device(setup.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+    results = {name: {} for name in runners}
+    for mode in setup.modes:
+
+        def progress(name: str) -> None:
+            bar.set_description(f"{mode}: {name}")
+            bar.update()
+
+        bar.set_description(f"{mode} warm-up: {', '.join(runners)}")
+        for runner in runners.values():
+            runner.model.train(mode == "train")
+        times = time_interleaved({name: r.fn(mode) for name, r in runners.items()}, warmup=setup.warmup,
+                                 rounds=setup.rounds, sync=sync, clock=CLOCKS[setup.clock], progress=progress)
+        for name, runner in runners.items():
+            bar.set_description(f"{mode} peak memory: {name}")
+            batch = setup.batch_size if mode == "inference" else setup.train_batch_size
+            results[name][mode] = _stats(times[name], batch)
+            results[name][mode]["peak_mib"] = peak_memory_bytes(runner.fn(mode), device) / 2**20
+    return results
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="call", leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+def bench_steps(setup: BenchSetup, steps=None) -> dict:
+    """Measure roadmap steps (all, or the given indices / ids), one after the other, each on its own."""
+    chosen = [get_step(s) for s in steps] if steps else list(ROADMAP)
+    chosen = list(dict.fromkeys(chosen))  # keep order, drop repeats
+    report = {"kind": "steps", "setup": asdict(setup), "environment": _environment(setup), "results": []}
+    report["load_average"] = [os.getloadavg()] if hasattr(os, "getloadavg") else []
+    with _progress(len(chosen) * len(setup.modes) * setup.rounds) as bar:
+        for step in chosen:
+            torch.manual_seed(0)
+            runner = _Runner(step.build(), setup)
+            row = {"name": step.id, "params": count_params(runner.model)}
+            row.update(_measure({step.id: runner}, setup, bar)[step.id])
+            report["results"].append(row)
+            del runner
+            if setup.compile:
+                torch.compiler.reset()  # every step shares Network.forward: do not pile up recompilations
+    if hasattr(os, "getloadavg"):
+        report["load_average"].append(os.getloadavg())
+    return report
+
+
+def _import_timm():
+    try:
+        import timm
+    except ImportError as e:
+        raise ValueError("--vs-peers needs timm (pip install timm, or this package's [dev] extra)") from e
+    return timm
+
+
+def peer_models() -> dict[str, nn.Module]:
+    """ConvNeXt-T three times with the same weights: ours (the final step), torchvision's, timm's.
+
+    torchvision's model draws the weights (its own init; layer scales redrawn from U(0.1, 1) so every
+    block's branch matters, as in a trained network); ours gets them with `load_weights`, timm's from ours.
+    """
+    import torchvision
+
+    timm = _import_timm()
+    torch.manual_seed(0)
+    tv = torchvision.models.convnext_tiny(stochastic_depth_prob=PEER_DROP_PATH)
+    with torch.no_grad():
+        for name, p in tv.named_parameters():
+            if name.endswith("layer_scale"):
+                p.uniform_(0.1, 1.0)
+    ours = ROADMAP[-1].build()
+    load_weights(ours, tv.state_dict(), layout="torchvision-convnext")
+    tm = timm.create_model("convnext_tiny", drop_path_rate=PEER_DROP_PATH)
+    tm.load_state_dict(export_state_dict(ours, "timm-convnext"))
+    return {"ours": ours, "torchvision": tv, "timm": tm}
+
+
+def bench_vs_peers(setup: BenchSetup) -> dict:
+    """The final step against torchvision's and timm's convnext_tiny: same process, weights and rounds."""
+    models = peer_models()
+    report = {"kind": "vs-peers", "setup": asdict(setup), "environment": _environment(setup), "results": []}
+    report["load_average"] = [os.getloadavg()] if hasattr(os, "getloadavg") else []
+    runners = {name: _Runner(model, setup) for name, model in models.items()}
+    # Same weights must mean same outputs: checked on the benchmark's own input, before any training.
+    logits = {}
+    if "inference" in setup.modes:
+        for name, runner in runners.items():
+            runner.model.eval()
+            logits[name] = runner.infer(eager=True).float()
+    with _progress(len(runners) * len(setup.modes) * setup.rounds) as bar:
+        results = _measure(runners, setup, bar)
+    if hasattr(os, "getloadavg"):
+        report["load_average"].append(os.getloadavg())
+    for name, model in models.items():
+        row = {"name": name, "params": count_params(model), **results[name]}
+        if logits and name != "ours":
+            row["max_abs_logit_diff"] = (logits["ours"] - logits[name]).abs().max().item()
+        report["results"].append(row)
+    # ours/peer speed: above 1 means ours is faster.
+    report["ratios"] = {
+        peer: {mode: results[peer][mode]["median_ms"] / results["ours"][mode]["median_ms"] for mode in setup.modes}
+        for peer in models if peer != "ours"
+    }
+    return report
+
+
+def format_bench(report: dict) -> str:
+    """The report as a text table (the JSON holds every timed round as well)."""
+    s, env = report["setup"], report["environment"]
+    precision = s["amp"] or "float32"
+    lines = [
+        f"device {env['device']}; torch {env['torch']}, torchvision {env['torchvision']}, timm {env['timm']}; "
+        f"{env['date']}",
+        f"{s['image_size']}x{s['image_size']}, inference batch {s['batch_size']}, "
+        f"training batch {s['train_batch_size']}, {precision}, "
+        f"{'channels_last' if s['channels_last'] else 'contiguous (NCHW)'}, "
+        f"{'torch.compile' if s['compile'] else 'eager'}; "
+        f"{s['clock']} clock, {s['warmup']} warm-up + {s['rounds']} timed rounds per mode"
+        f"{', interleaved' if report['kind'] == 'vs-peers' else ''}",
+    ]
+    if report.get("load_average"):
+        loads = " / ".join(f"{load[0]:.2f}" for load in report["load_average"])
+        lines.append(f"load average (1 min) before / after: {loads}")
+    header = f"{'model':<26} {'params (M)':>10}"
+    for mode in s["modes"]:
+        header += f" | {mode + ' img/s':>15} {'ms/batch':>9} {'spread':>7} {'peak MiB':>9}"
+    if report["kind"] == "vs-peers":
+        header += f" | {'max|dlogit|':>11}"
+    lines += ["", header, "-" * len(header)]
+    for r in report["results"]:
+        line = f"{r['name']:<26} {r['params'] / 1e6:>10.2f}"
+        for mode in s["modes"]:
+            m = r[mode]
+            line += f" | {m['img_per_s']:>15.1f} {m['median_ms']:>9.1f} {m['spread_pct']:>6.0f}% {m['peak_mib']:>9.1f}"
+        if report["kind"] == "vs-peers":
+            diff = r.get("max_abs_logit_diff")  # absent for ours, and when inference was not run
+            text = "(reference)" if r["name"] == "ours" else "-" if diff is None else f"{diff:.1e}"
+            line += f" | {text:>11}"
+        lines.append(line)
+    if report["kind"] == "vs-peers":
+        lines.append("")
+        for peer, ratios in report["ratios"].items():
+            lines.append(f"ours / {peer} speed: " + ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in ratios.items()))
+    lines += ["", "img/s from the median round; spread = (slowest - fastest round) / median; peak MiB: tensor "
+              "memory allocated during one more call, above what was allocated before it."]
+    return "\n".join(lines)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The bench command with every option spelled out, to print beside the numbers."""
+    parts = ["python -m convnext_steps bench", f"--device {args.device}", f"--batch-size {args.batch_size}",
+             f"--train-batch-size {args.train_batch_size}", f"--image-size {args.image_size}"]
+    parts += ["--channels-last"] * args.channels_last + [f"--amp {args.amp}"] * bool(args.amp)
+    parts += ["--compile"] * args.compile
+    parts += [f"--warmup {args.warmup}", f"--rounds {args.rounds}", f"--clock {args.clock}"]
+    parts.append("--modes " + " ".join(args.modes))
+    if args.threads:
+        parts.append(f"--threads {args.threads}")
+    parts += ["--vs-peers"] if args.vs_peers else (["--steps " + " ".join(args.steps)] if args.steps else [])
+    return " ".join(parts + ["--json"] * args.json)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    threads = torch.get_num_threads()
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        return _run_bench(args)
+    finally:
+        torch.set_num_threads(threads)  # main() may be called in-process (tests, notebooks)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
+    args.device = str(device)
+    default_batch, default_train_batch = DEFAULT_BATCH[device.type]
+    args.batch_size = args.batch_size or default_batch
+    args.train_batch_size = args.train_batch_size or default_train_batch
+    try:  # a bad combination of options gets a message, not a traceback
+        setup = BenchSetup(
+            device=args.device, batch_size=args.batch_size, train_batch_size=args.train_batch_size,
+            image_size=args.image_size, channels_last=args.channels_last, amp=args.amp, compile=args.compile,
+            warmup=args.warmup, rounds=args.rounds, clock=args.clock, modes=tuple(dict.fromkeys(args.modes)),
+        )
+        if args.vs_peers:
+            _import_timm()
+    except ValueError as e:
+        raise SystemExit(f"python -m convnext_steps bench: error: {e}") from e
+    report = bench_vs_peers(setup) if args.vs_peers else bench_steps(setup, args.steps)
+    report["command"] = command_line(args)
+    print(json.dumps(report, indent=2) if args.json else f"$ {report['command']}\n" + format_bench(report))
+    return 0
+
+
+def add_bench_parser(sub) -> None:
+    """Add the `bench` sub-command to the CLI's sub-parsers."""
+    from .cli import _image_size, _positive_int
+
+    def device(text: str) -> str:
+        if text == "auto":
+            return text
+        try:
+            dev = torch.device(text)
+        except RuntimeError as e:
+            raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}") from e
+        if dev.type not in ("cpu", "cuda"):
+            raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r} asked for, but torch sees no CUDA device here (use cpu)")
+        return text
+
+    def step_id(text: str) -> str:
+        try:
+            return get_step(text).id
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+
+    def non_negative(text: str) -> int:
+        value = int(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+        return value
+
+    p = sub.add_parser(
+        "bench",
+        help="speed and memory of every roadmap step, or of ConvNeXt-T against torchvision's and timm's",
+        description="Inference throughput and latency, training-step throughput (forward + backward + AdamW) "
+        "and peak memory, per roadmap step or (--vs-peers) for the final step against torchvision's and "
+        "timm's convnext_tiny with the same weights, interleaved. Median of --rounds timed rounds after "
+        "--warmup untimed ones; CUDA timings synchronise. A progress bar goes to stderr.",
+    )
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                   help="inference batch (default 8 on CPU, 256 on CUDA)")
+    p.add_argument("--train-batch-size", type=_positive_int, default=None, metavar="N",
+                   help="training batch (default 8 on CPU, 128 on CUDA)")
+    p.add_argument("--image-size", type=_image_size, default=224, metavar="N", help="N x N inputs (default 224)")
+    p.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last memory format")
+    p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
+                   help="torch.autocast to bf16 or fp16 (default: float32)")
+    p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is in the warm-up)")
+    p.add_argument("--warmup", type=non_negative, default=2, metavar="N",
+                   help="untimed calls before timing (default 2)")
+    p.add_argument("--rounds", type=_positive_int, default=5, metavar="N", help="timed rounds (default 5)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall: elapsed time (default); cpu: this process's CPU seconds, steadier on a busy machine "
+                   "(use with --threads 1; CPU only)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch CPU threads (default: torch's)")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to time (default: both)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--steps", nargs="+", type=step_id, metavar="STEP",
+                       help="only these roadmap steps (index, id or id prefix, e.g. 00 12); default: all 13")
+    which.add_argument("--vs-peers", action="store_true",
+                       help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)")
+    p.add_argument("--json", action="store_true", help="print the full report (every timed round) as JSON")
+    p.set_defaults(func=cmd_bench)
