@@ -15,6 +15,37 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def _unit_float(low_open: bool = False, high_open: bool = False):
+    def parse(text: str) -> float:
+        value = float(text)
+        if not (0 < value if low_open else 0 <= value) or not (value < 1 if high_open else value <= 1):
+            raise argparse.ArgumentTypeError(f"expected a number in {'(' if low_open else '['}0, 1"
+                                             f"{')' if high_open else ']'}, got {text}")
+        return value
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def _image_size(text: str) -> int:
     value = _positive_int(text)
     if value < 32:
@@ -71,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m convnext_steps",
         description="ResNet-50 -> ConvNeXt, one verified design change at a time.",
+        epilog="Training has its own entry point: python -m convnext_steps.train --help "
+        "(also under torchrun). Each command has --help.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

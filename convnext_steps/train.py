@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .cli import _non_negative_float, _non_negative_int, _positive_float, _positive_int, _unit_float
+
 __all__ = ["build_parser", "main", "train", "evaluate", "save_atomic", "load_checkpoint", "read_metrics",
            "param_groups", "warmup_cosine", "resolve_recipe", "PAPER_RECIPE", "CHECKPOINT_FORMAT"]
 
@@ -60,44 +62,6 @@ ARCH_KEYS = ("step", "model", "depths", "dims", "stem_dim", "kernel_size", "drop
 
 # ---------------------------------------------------------------------------------------------------------
 # Command line
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
-def _unit_float(low_open: bool = False, high_open: bool = False):
-    def parse(text: str) -> float:
-        value = float(text)
-        if not (0 < value if low_open else 0 <= value) or not (value < 1 if high_open else value <= 1):
-            raise argparse.ArgumentTypeError(f"expected a number in {'(' if low_open else '['}0, 1"
-                                             f"{')' if high_open else ']'}, got {text}")
-        return value
-    return parse
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
