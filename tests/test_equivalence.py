@@ -31,19 +31,14 @@ def test_step00_equals_torchvision_resnet50(x):
     assert (_logits(ours, x) - ref_out).abs().max() <= TOL
 
 
-def test_final_step_equals_torchvision_convnext_tiny(x):
-    ref = randomize_(torchvision.models.convnext_tiny())
+@pytest.mark.parametrize("reference,layout", [
+    (torchvision.models.convnext_tiny, "torchvision-convnext"),
+    (lambda: timm.create_model("convnext_tiny"), "timm-convnext"),
+], ids=["torchvision", "timm"])
+def test_final_step_equals_reference_convnext_tiny(x, reference, layout):
+    ref = randomize_(reference())
     ours = build_model(12)
-    assert load_weights(ours, ref.state_dict()) == "torchvision-convnext"
-    ref_out = _logits(ref, x)
-    assert ref_out.std() > 0.1
-    assert (_logits(ours, x) - ref_out).abs().max() <= TOL
-
-
-def test_final_step_equals_timm_convnext_tiny(x):
-    ref = randomize_(timm.create_model("convnext_tiny"))
-    ours = build_model(12)
-    assert load_weights(ours, ref.state_dict()) == "timm-convnext"
+    assert load_weights(ours, ref.state_dict()) == layout
     ref_out = _logits(ref, x)
     assert ref_out.std() > 0.1
     assert (_logits(ours, x) - ref_out).abs().max() <= TOL
