@@ -13,6 +13,7 @@ Layouts recognised:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from typing import Callable, Mapping
@@ -20,7 +21,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-__all__ = ["LAYOUTS", "detect_layout", "read_checkpoint", "convert_state_dict", "load_weights", "export_state_dict"]
+__all__ = ["LAYOUTS", "detect_layout", "load_file", "read_checkpoint", "save_atomic", "convert_state_dict", "load_weights", "export_state_dict"]
 
 
 def _ours(key: str) -> str:
@@ -110,23 +111,51 @@ def _unwrap(obj, source: str) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The state dict stored at `path` (.pt/.pth via torch.load(weights_only=True), or .safetensors)."""
+def load_file(path: str | os.PathLike):
+    """Whatever the checkpoint file at `path` holds, read safely: torch.load(weights_only=True), or safetensors.
+
+    FileNotFoundError when it is missing, ValueError when it is corrupt, foreign or an unsafe pickle.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         if path.endswith(".safetensors"):
-            from safetensors.torch import load_file  # optional: timm's hub format
+            from safetensors.torch import load_file as load_safetensors  # optional: timm's hub format
 
-            obj = load_file(path, device="cpu")
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            return load_safetensors(path, device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
     except ImportError as e:
         raise ValueError(f"reading {path} needs the 'safetensors' package ({e})") from e
     except Exception as e:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"cannot read checkpoint {path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
-    return _unwrap(obj, path)
+        raise ValueError(f"cannot read checkpoint {path}: corrupt or not a PyTorch checkpoint "
+                         f"({type(e).__name__}: {str(e).split('. ')[0]})") from e
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict stored at `path` (bare, or under 'model' / 'state_dict' / 'model_ema')."""
+    return _unwrap(load_file(path), os.fspath(path))
+
+
+def save_atomic(path: str | os.PathLike, write: Callable | object) -> None:
+    """Write `path` all at once: into a temp file in the same folder, fsync, then os.replace.
+
+    `write` is a function given the open binary file, or an object to `torch.save`. A crash leaves the
+    previous file intact (and at worst a stray temp file), never a half-written one.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f) if callable(write) else torch.save(write, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _first(keys, n: int = 5) -> str:

@@ -6,7 +6,6 @@ figures`) computes the data once, deterministically, and writes the PNGs that th
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -17,6 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+from .convert import save_atomic
 from .measure import block_drop_path_rates, effective_receptive_field, erf_extent, measure_roadmap
 from .roadmap import ROADMAP, build_model
 
@@ -219,17 +219,10 @@ def block_profile_figure(blocks: Mapping[str, nn.Module]) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    """Write atomically: a temp file in the same folder, then os.replace."""
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone
-        os.replace(tmp, path)
+        save_atomic(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_figures(out_dir: str | os.PathLike = "images", image_size: int = 224) -> list[Path]:

@@ -6,7 +6,6 @@ Top-1 is ImageNet-1K with the paper's 300-epoch recipe.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
 

@@ -24,7 +24,6 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -33,6 +32,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .cli import _non_negative_float, _non_negative_int, _positive_float, _positive_int, _unit_float
+from .convert import load_file, save_atomic
 
 __all__ = ["build_parser", "main", "train", "evaluate", "save_atomic", "load_checkpoint", "read_metrics",
            "param_groups", "warmup_cosine", "resolve_recipe", "PAPER_RECIPE", "CHECKPOINT_FORMAT"]
@@ -271,36 +271,11 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, final_ratio: f
     return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def save_atomic(path: str, write: Callable[[io.BufferedWriter], None] | object) -> None:
-    """Write `path` all at once: into a temp file in the same folder, fsync, then os.replace.
-
-    `write` is a function given the open binary file, or an object to `torch.save`. A crash leaves the
-    previous file intact (and at worst a stray temp file), never a half-written one.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f) if callable(write) else torch.save(write, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def load_checkpoint(path: str) -> dict:
     """A training checkpoint written by this module; FileNotFoundError / ValueError with the reason otherwise."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint to resume from: {path} does not exist (run without --resume to start)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated files, foreign pickles and plain garbage raise many types
-        raise ValueError(f"cannot read checkpoint {path}: corrupt or not a PyTorch checkpoint "
-                         f"({type(e).__name__}: {str(e).split('. ')[0]})") from e
+    ckpt = load_file(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path} is not a training checkpoint of convnext_steps.train "
