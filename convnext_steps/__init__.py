@@ -4,6 +4,7 @@
     >>> model = build_model("05_inverted_bottleneck")
 """
 from .convert import LAYOUTS, export_state_dict, load_weights
+from .design import design_diff
 from .family import FAMILY, convnext, convnext_base, convnext_large, convnext_small, convnext_tiny, convnext_xlarge
 from .measure import count_macs, count_params, stage_shapes
 from .network import NetConfig, Network
@@ -14,5 +15,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ROADMAP", "STEP_IDS", "Step", "build_model", "get_step", "NetConfig", "Network",
     "FAMILY", "convnext", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large", "convnext_xlarge",
-    "LAYOUTS", "load_weights", "export_state_dict", "count_params", "count_macs", "stage_shapes",
+    "LAYOUTS", "load_weights", "export_state_dict", "count_params", "count_macs", "stage_shapes", "design_diff",
 ]

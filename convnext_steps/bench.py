@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .argtypes import image_size, non_negative_int, positive_int
 from .convert import export_state_dict, load_weights
+from .fast import optimize_for_inference
 from .measure import count_params, peak_memory_bytes, time_interleaved
 from .roadmap import ROADMAP, get_step
 
@@ -194,16 +196,21 @@ def _progress(total: int):
     return tqdm(total=total, unit="call", leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
-def bench_steps(setup: BenchSetup, steps=None) -> dict:
-    """Measure roadmap steps (all, or the given indices / ids), one after the other, each on its own."""
+def bench_steps(setup: BenchSetup, steps=None, optimized: bool = False) -> dict:
+    """Measure roadmap steps (all, or the given indices / ids), one after the other, each on its own.
+
+    `optimized`: time each model after `optimize_for_inference` (it changes only final-step blocks).
+    """
     chosen = [get_step(s) for s in steps] if steps else list(ROADMAP)
     chosen = list(dict.fromkeys(chosen))  # keep order, drop repeats
-    report = {"kind": "steps", "setup": asdict(setup), "environment": _environment(setup), "results": []}
+    report = {"kind": "steps", "setup": asdict(setup), "environment": _environment(setup), "results": [],
+              "optimized": optimized}
     report["load_average"] = [os.getloadavg()] if hasattr(os, "getloadavg") else []
     with _progress(len(chosen) * len(setup.modes) * setup.rounds) as bar:
         for step in chosen:
             torch.manual_seed(0)
-            runner = _Runner(step.build(), setup)
+            model = step.build()
+            runner = _Runner(optimize_for_inference(model) if optimized else model, setup)
             row = {"name": step.id, "params": count_params(runner.model)}
             row.update(_measure({step.id: runner}, setup, bar)[step.id])
             report["results"].append(row)
@@ -224,7 +231,8 @@ def _import_timm():
 
 
 def peer_models() -> dict[str, nn.Module]:
-    """ConvNeXt-T three times with the same weights: ours (the final step), torchvision's, timm's.
+    """ConvNeXt-T with the same weights four times: ours (the final step) as the tutorial writes it, ours after
+    `optimize_for_inference` (sharing those weights), torchvision's and timm's.
 
     torchvision's model draws the weights (its own init; layer scales redrawn from U(0.1, 1) so every
     block's branch matters, as in a trained network); ours gets them with `load_weights`, timm's from ours.
@@ -242,11 +250,12 @@ def peer_models() -> dict[str, nn.Module]:
     load_weights(ours, tv.state_dict(), layout="torchvision-convnext")
     tm = timm.create_model("convnext_tiny", drop_path_rate=PEER_DROP_PATH)
     tm.load_state_dict(export_state_dict(ours, "timm-convnext"))
-    return {"ours": ours, "torchvision": tv, "timm": tm}
+    return {"ours": ours, "ours-optimized": optimize_for_inference(ours), "torchvision": tv, "timm": tm}
 
 
 def bench_vs_peers(setup: BenchSetup) -> dict:
-    """The final step against torchvision's and timm's convnext_tiny: same process, weights and rounds."""
+    """The final step (plain and optimized) against torchvision's and timm's convnext_tiny: same process, weights
+    and rounds."""
     models = peer_models()
     report = {"kind": "vs-peers", "setup": asdict(setup), "environment": _environment(setup), "results": []}
     report["load_average"] = [os.getloadavg()] if hasattr(os, "getloadavg") else []
@@ -268,8 +277,9 @@ def bench_vs_peers(setup: BenchSetup) -> dict:
         report["results"].append(row)
     # ours/peer speed: above 1 means ours is faster.
     report["ratios"] = {
-        peer: {mode: results[peer][mode]["median_ms"] / results["ours"][mode]["median_ms"] for mode in setup.modes}
-        for peer in models if peer != "ours"
+        f"{mine} / {peer}": {mode: results[peer][mode]["median_ms"] / results[mine][mode]["median_ms"]
+                             for mode in setup.modes}
+        for mine in ("ours", "ours-optimized") for peer in ("torchvision", "timm")
     }
     return report
 
@@ -310,7 +320,7 @@ def format_bench(report: dict) -> str:
     if report["kind"] == "vs-peers":
         lines.append("")
         for peer, ratios in report["ratios"].items():
-            lines.append(f"ours / {peer} speed: " + ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in ratios.items()))
+            lines.append(f"{peer} speed: " + ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in ratios.items()))
     lines += ["", "img/s from the median round; spread = (slowest - fastest round) / median; peak MiB: tensor "
               "memory allocated during one more call, above what was allocated before it."]
     return "\n".join(lines)
@@ -327,6 +337,7 @@ def command_line(args: argparse.Namespace) -> str:
     if args.threads:
         parts.append(f"--threads {args.threads}")
     parts += ["--vs-peers"] if args.vs_peers else (["--steps " + " ".join(args.steps)] if args.steps else [])
+    parts += ["--optimized"] * args.optimized
     return " ".join(parts + ["--json"] * args.json)
 
 
@@ -357,7 +368,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             _import_timm()
     except ValueError as e:
         raise SystemExit(f"python -m convnext_steps bench: error: {e}") from e
-    report = bench_vs_peers(setup) if args.vs_peers else bench_steps(setup, args.steps)
+    report = bench_vs_peers(setup) if args.vs_peers else bench_steps(setup, args.steps, args.optimized)
     report["command"] = command_line(args)
     print(json.dumps(report, indent=2) if args.json else f"$ {report['command']}\n" + format_bench(report))
     return 0
@@ -365,8 +376,6 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def add_bench_parser(sub) -> None:
     """Add the `bench` sub-command to the CLI's sub-parsers."""
-    from .cli import _image_size, _positive_int
-
     def device(text: str) -> str:
         if text == "auto":
             return text
@@ -386,12 +395,6 @@ def add_bench_parser(sub) -> None:
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from e
 
-    def non_negative(text: str) -> int:
-        value = int(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-        return value
-
     p = sub.add_parser(
         "bench",
         help="speed and memory of every roadmap step, or of ConvNeXt-T against torchvision's and timm's",
@@ -402,22 +405,22 @@ def add_bench_parser(sub) -> None:
     )
     p.add_argument("--device", type=device, default="auto",
                    help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
-    p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="inference batch (default 8 on CPU, 256 on CUDA)")
-    p.add_argument("--train-batch-size", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--train-batch-size", type=positive_int, default=None, metavar="N",
                    help="training batch (default 8 on CPU, 128 on CUDA)")
-    p.add_argument("--image-size", type=_image_size, default=224, metavar="N", help="N x N inputs (default 224)")
+    p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="N x N inputs (default 224)")
     p.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last memory format")
     p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
                    help="torch.autocast to bf16 or fp16 (default: float32)")
     p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is in the warm-up)")
-    p.add_argument("--warmup", type=non_negative, default=2, metavar="N",
+    p.add_argument("--warmup", type=non_negative_int, default=2, metavar="N",
                    help="untimed calls before timing (default 2)")
-    p.add_argument("--rounds", type=_positive_int, default=5, metavar="N", help="timed rounds (default 5)")
+    p.add_argument("--rounds", type=positive_int, default=5, metavar="N", help="timed rounds (default 5)")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="wall: elapsed time (default); cpu: this process's CPU seconds, steadier on a busy machine "
                    "(use with --threads 1; CPU only)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (default: torch's)")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to time (default: both)")
     which = p.add_mutually_exclusive_group()
@@ -425,5 +428,8 @@ def add_bench_parser(sub) -> None:
                        help="only these roadmap steps (index, id or id prefix, e.g. 00 12); default: all 13")
     which.add_argument("--vs-peers", action="store_true",
                        help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)")
+    p.add_argument("--optimized", action="store_true",
+                   help="time each step after convnext_steps.fast.optimize_for_inference (same logits; only the "
+                   "final step's blocks change); --vs-peers always reports ours both ways")
     p.add_argument("--json", action="store_true", help="print the full report (every timed round) as JSON")
     p.set_defaults(func=cmd_bench)

@@ -5,52 +5,10 @@ import argparse
 import json
 import sys
 
+from .argtypes import image_size
+from .bench import add_bench_parser
+
 __all__ = ["main"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
-def _unit_float(low_open: bool = False, high_open: bool = False):
-    def parse(text: str) -> float:
-        value = float(text)
-        if not (0 < value if low_open else 0 <= value) or not (value < 1 if high_open else value <= 1):
-            raise argparse.ArgumentTypeError(f"expected a number in {'(' if low_open else '['}0, 1"
-                                             f"{')' if high_open else ']'}, got {text}")
-        return value
-    return parse
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def _image_size(text: str) -> int:
-    value = _positive_int(text)
-    if value < 32:
-        raise argparse.ArgumentTypeError(f"image size must be at least 32 (the networks downsample by 32), got {value}")
-    return value
 
 
 def format_roadmap(report: dict) -> str:
@@ -98,6 +56,17 @@ def cmd_figures(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from .design import design_diff
+
+    try:
+        print(design_diff(args.step, args.other), end="")
+    except ValueError as e:
+        print(f"python -m convnext_steps diff: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m convnext_steps",
@@ -114,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "beside the paper's figures (Table 10), plus step 07's kernel-size sweep.",
     )
     p.add_argument("--json", action="store_true", help="print JSON: {image_size, steps: [...], kernel_sweep: [...]}")
-    p.add_argument("--image-size", type=_image_size, default=224, metavar="N", help="measure at N x N (default 224)")
+    p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="measure at N x N (default 224)")
     p.add_argument("--no-sweep", action="store_true", help="leave out the kernel-size sweep")
     p.set_defaults(func=cmd_roadmap)
 
@@ -127,7 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="images", metavar="DIR", help="output folder (default: images)")
     p.set_defaults(func=cmd_figures)
 
-    from .bench import add_bench_parser  # imported here: bench.py takes cli's argument types
+    p = sub.add_parser(
+        "diff",
+        help="the design diff of a step: the config fields and the code that change from the step before it",
+        description="Print what changes from the step before STEP to STEP, or from STEP to OTHER when OTHER is "
+        "given (any two steps, either order): the NetConfig fields that change, then a unified diff of each class "
+        "whose code changes (stem, block, shortcut, downsampling layer, norm) against the class it replaces.",
+    )
+    p.add_argument("step", metavar="STEP", help="a step: index, id or id prefix (e.g. 7, 07, 07_kernel)")
+    p.add_argument("other", metavar="OTHER", nargs="?", help="a second step: diff from STEP to OTHER")
+    p.set_defaults(func=cmd_diff)
 
     add_bench_parser(sub)
     return parser

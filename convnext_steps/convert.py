@@ -28,11 +28,17 @@ def _ours(key: str) -> str:
     return key
 
 
+_TV_BOTTLENECK = {"pwconv1": "conv1", "conv": "conv2", "pwconv2": "conv3", "shortcut": "downsample"}
+
+
 def _torchvision_resnet(key: str) -> str:
     key = re.sub(r"^stem\.conv\.", "conv1.", key)
     key = re.sub(r"^stem\.norm\.", "bn1.", key)
-    key = re.sub(r"^stages\.(\d)\.blocks\.", lambda m: f"layer{int(m[1]) + 1}.", key)
-    key = re.sub(r"\.shortcut\.", ".downsample.", key)
+    key = re.sub(
+        r"^stages\.(\d)\.blocks\.(\d+)\.(\w+)\.",
+        lambda m: f"layer{int(m[1]) + 1}.{m[2]}.{_TV_BOTTLENECK.get(m[3], m[3])}.",
+        key,
+    )
     return re.sub(r"^head\.", "fc.", key)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .network import Network
-from .step12_separate_downsampling import CONFIG as CONVNEXT_T
+from .steps.step12_separate_downsampling import CONFIG as CONVNEXT_T
 
 __all__ = ["FamilyMember", "FAMILY", "convnext", "convnext_tiny", "convnext_small", "convnext_base",
            "convnext_large", "convnext_xlarge"]

@@ -145,7 +145,7 @@ def latency_ms(model: nn.Module, batch_size: int = 1, image_size: int = 224, war
 def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
     """Params and measured GMACs of every roadmap step (and step 07's kernel sweep) beside the paper's figures."""
     from .roadmap import ROADMAP, get_step
-    from .step07_kernel_7x7 import KERNEL_SWEEP
+    from .steps.step07_kernel_7x7 import KERNEL_SWEEP
 
     def row(model, **fields):
         return dict(fields, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9)

@@ -13,29 +13,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["NetConfig", "Network", "Stage", "DropPath", "drop_path_rates"]
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop the whole residual branch, independently per sample."""
-
-    def __init__(self, p: float = 0.0):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop-path probability must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.p
-        # One Bernoulli draw per sample, broadcast over C, H, W.
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        # Scale the (N, 1, 1, 1) mask, not x: one pass over x, and torchvision's/timm's exact rounding.
-        return x * mask.div_(keep)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p:.4f}"
+__all__ = ["NetConfig", "Network", "Stage", "drop_path_rates"]
 
 
 def drop_path_rates(depths: tuple[int, ...], drop_path_rate: float) -> list[float]:
@@ -48,7 +26,7 @@ class NetConfig:
     """Everything that tells one roadmap step's network from another's."""
 
     stem: Callable[..., nn.Module]  # stem(in_chans, out_dim)
-    block: Callable[..., nn.Module]  # block(in_dim, dim, stride, drop_path, kernel_size[, layer_scale_init_value])
+    block: Callable[..., nn.Module]  # block(in_dim, dim, kernel_size, stride, drop_path[, layer_scale_init_value])
     depths: tuple[int, ...]
     dims: tuple[int, ...]  # output width of each stage
     stem_dim: int
@@ -64,7 +42,7 @@ class NetConfig:
             raise ValueError(f"depths {self.depths} and dims {self.dims} must be non-empty and of equal length")
         if any(d < 1 for d in self.depths) or any(w < 1 for w in self.dims) or self.stem_dim < 1:
             raise ValueError(f"depths {self.depths}, dims {self.dims} and stem_dim {self.stem_dim} must be positive")
-        if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if type(self.kernel_size) is not int or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd integer (3, 5, 7, ...), got {self.kernel_size!r}")
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}")

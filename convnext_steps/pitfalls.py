@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
+from .layers import LN_EPS
+from .steps import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
 from .measure import stage_shapes
 from .network import Network
 
@@ -32,7 +33,7 @@ __all__ = [
 
 def groupnorm_as_layernorm(num_channels: int) -> nn.GroupNorm:
     """The pitfall: GroupNorm with one group, often called "LayerNorm for conv maps"."""
-    return nn.GroupNorm(1, num_channels, eps=step11_layernorm.LN_EPS)
+    return nn.GroupNorm(1, num_channels, eps=LN_EPS)
 
 
 @torch.no_grad()
@@ -52,13 +53,13 @@ def normalises_each_pixel(norm: nn.Module, num_channels: int = 8, seed: int = 0,
 
 # 2. Grouped instead of depthwise -------------------------------------------------------------------------------
 
-def grouped_bottleneck(in_dim: int, dim: int, stride: int = 1, drop_path: float = 0.0, kernel_size: int = 3,
+def grouped_bottleneck(in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0,
                        groups: int = 32) -> nn.Module:
     """The pitfall: step 03's bottleneck with its kxk conv split into ResNeXt's 32 groups, not depthwise."""
-    block = step03_depthwise_conv.Bottleneck(in_dim, dim, stride, drop_path, kernel_size)
-    width = block.conv2.in_channels
-    block.conv2 = nn.Conv2d(width, width, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups,
-                            bias=False)
+    block = step03_depthwise_conv.Bottleneck(in_dim, dim, kernel_size, stride, drop_path)
+    width = block.dwconv.in_channels
+    block.dwconv = nn.Conv2d(width, width, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups,
+                             bias=False)
     return block
 
 
@@ -80,7 +81,7 @@ def is_depthwise(conv: nn.Conv2d) -> bool:
 
 def stem_then_downsample(in_chans: int, dim: int) -> nn.Module:
     """The pitfall: the patchify stem followed by one more LN + 2x2 stride-2 layer (5 reductions, not 4)."""
-    stem = step11_layernorm.LayerNormStem(in_chans, dim)
+    stem = step11_layernorm.PatchifyStem(in_chans, dim)
     return nn.Sequential(stem, step12_separate_downsampling.Downsample(dim, dim))
 
 
@@ -122,7 +123,7 @@ def rises_linearly_per_block(rates: list[float], drop_path_rate: float, tol: flo
 
 def stride1_patchify_stem(in_chans: int, dim: int) -> nn.Module:
     """The pitfall: step 11/12's stem with the 4x4 conv's stride left at its default of 1."""
-    stem = step11_layernorm.LayerNormStem(in_chans, dim)
+    stem = step11_layernorm.PatchifyStem(in_chans, dim)
     stem.conv = nn.Conv2d(in_chans, dim, kernel_size=4)  # stride=4 forgotten
     return stem
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import (
+from .steps import (
     step00_resnet50,
     step01_stage_ratio,
     step02_patchify_stem,
@@ -38,6 +38,7 @@ class Step:
     paper_gflops: float
     paper_top1: float
     module: ModuleType
+    previous: str | None = None  # id of the step this one changes (None: the starting point)
 
     @property
     def config(self) -> NetConfig:
@@ -78,9 +79,10 @@ def _steps() -> tuple[Step, ...]:
          "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain "
          "layer scale.", 4.49, 81.97, step12_separate_downsampling),
     ]
+    ids = [f"{i:02d}_{row[0]}" for i, row in enumerate(rows)]
     return tuple(
-        Step(i, f"{i:02d}_{name}", title, change, gflops, top1, module)
-        for i, (name, title, change, gflops, top1, module) in enumerate(rows)
+        Step(i, ids[i], title, change, gflops, top1, module, ids[i - 1] if i else None)
+        for i, (_, title, change, gflops, top1, module) in enumerate(rows)
     )
 
 

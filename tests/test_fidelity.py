@@ -4,8 +4,10 @@ import torch
 from torch import nn
 
 from convnext_steps import ROADMAP, build_model
-from convnext_steps.network import DropPath, drop_path_rates
-from convnext_steps.step11_layernorm import LayerNorm2d
+from torchvision.ops import StochasticDepth
+
+from convnext_steps.layers import LayerNorm2d
+from convnext_steps.network import drop_path_rates
 
 
 def test_layernorm_normalises_over_channels_only():
@@ -66,7 +68,7 @@ def test_drop_path_rate_rises_linearly_per_block():
 
 def test_stochastic_depth_drops_whole_samples():
     torch.manual_seed(0)
-    dp = DropPath(0.5).train()
+    dp = StochasticDepth(0.5, "row").train()  # what every block uses
     x = torch.ones(64, 4, 3, 3)
     y = dp(x)
     per_sample = y.flatten(1)
@@ -76,9 +78,9 @@ def test_stochastic_depth_drops_whole_samples():
     assert torch.equal(dp.eval()(x), x)  # identity at inference
 
 
-def test_drop_path_rejects_bad_probability():
-    with pytest.raises(ValueError, match=r"drop-path probability must be in \[0, 1\)"):
-        DropPath(1.0)
+def test_drop_path_rate_is_checked_where_the_network_is_configured():
+    with pytest.raises(ValueError, match=r"drop_path_rate must be in \[0, 1\)"):
+        build_model(12, drop_path_rate=1.0)
 
 
 def test_init_trunc_normal_std_002_zero_bias():

@@ -8,7 +8,7 @@ from torch import nn
 from convnext_steps import Network, build_model, count_macs, count_params, get_step, pitfalls
 from convnext_steps.measure import block_drop_path_rates
 from convnext_steps.network import drop_path_rates
-from convnext_steps.step11_layernorm import LayerNorm2d
+from convnext_steps.layers import LayerNorm2d
 
 
 @pytest.fixture(scope="module")

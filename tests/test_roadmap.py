@@ -5,7 +5,7 @@ import torchvision
 
 from convnext_steps import ROADMAP, STEP_IDS, build_model, count_macs, count_params, get_step
 from convnext_steps.measure import stage_shapes
-from convnext_steps.step07_kernel_7x7 import KERNEL_SWEEP
+from convnext_steps.steps.step07_kernel_7x7 import KERNEL_SWEEP
 
 EXPECTED_IDS = [
     "00_resnet50", "01_stage_ratio", "02_patchify_stem", "03_depthwise_conv", "04_wider_96",
@@ -28,7 +28,8 @@ def test_ids_in_paper_order():
     assert [(s.paper_gflops, s.paper_top1) for s in ROADMAP] == PAPER
     for s in ROADMAP:
         assert s.title and s.change.endswith(".")
-        assert s.module.__name__.startswith(f"convnext_steps.step{s.index:02d}_")
+        assert s.module.__name__ == f"convnext_steps.steps.step{s.id}"
+        assert s.previous == (ROADMAP[s.index - 1].id if s.index else None)
 
 
 @pytest.mark.parametrize("step", [s for s in ROADMAP if s.index <= 10], ids=lambda s: s.id)

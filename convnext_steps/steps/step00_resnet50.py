@@ -1,18 +1,21 @@
-"""Step 00 - ResNet-50, the starting point (torchvision layout, "ResNet v1.5").
+"""Step 00 - ResNet-50, the starting point (torchvision's layout, "ResNet v1.5").
 
 Stem: 7x7 conv stride 2 + BN + ReLU, then 3x3 max-pool stride 2 (4x downsampling in all).
 Stages: bottleneck blocks (1x1 reduce -> 3x3 -> 1x1 expand, 4x expansion), depths (3, 4, 6, 3);
 the first block of stages 2-4 downsamples with stride 2 in its 3x3 conv and a 1x1 stride-2
-projection shortcut. Paper (Table 10): 4.09 GFLOPs (one multiply-add = one FLOP), 78.82% top-1
-with the modern training recipe (76.13% with torchvision's original one).
+projection shortcut. The 1x1 convs carry ConvNeXt's names (`pwconv1`, `pwconv2`) from the start,
+so every later step can be read as an edit of this block.
+Paper (Table 10): 4.09 GFLOPs (one multiply-add = one FLOP), 78.82% top-1 with the modern
+training recipe (76.13% with torchvision's original one).
 """
 from __future__ import annotations
 
 from torch import nn
+from torchvision.ops import StochasticDepth
 
-from .network import DropPath, NetConfig
+from ..network import NetConfig
 
-__all__ = ["ResNetStem", "Bottleneck", "Shortcut", "CONFIG"]
+__all__ = ["ResNetStem", "Shortcut", "Bottleneck", "CONFIG"]
 
 
 class ResNetStem(nn.Module):
@@ -28,32 +31,31 @@ class ResNetStem(nn.Module):
 
 
 class Shortcut(nn.Sequential):
-    """Projection shortcut (1x1 conv, stride s, + BN) where the block changes width or resolution."""
-
     def __init__(self, in_dim: int, dim: int, stride: int):
         super().__init__(nn.Conv2d(in_dim, dim, kernel_size=1, stride=stride, bias=False), nn.BatchNorm2d(dim))
 
 
 class Bottleneck(nn.Module):
-    expansion = 4  # output width = 4 x the width of the 3x3 conv
+    expansion = 4  # output width = 4 x the width of the kxk conv
 
-    def __init__(self, in_dim: int, dim: int, stride: int = 1, drop_path: float = 0.0, kernel_size: int = 3):
+    def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         mid = dim // self.expansion
-        self.conv1 = nn.Conv2d(in_dim, mid, kernel_size=1, bias=False)  # no bias: the BN after it has a shift
+        self.pwconv1 = nn.Conv2d(in_dim, mid, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(mid)
-        self.conv2 = nn.Conv2d(mid, mid, kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
+        self.conv = nn.Conv2d(mid, mid, kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
         self.bn2 = nn.BatchNorm2d(mid)
-        self.conv3 = nn.Conv2d(mid, dim, kernel_size=1, bias=False)
+        self.pwconv2 = nn.Conv2d(mid, dim, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(dim)
         self.act = nn.ReLU(inplace=True)
+        # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = DropPath(drop_path)
+        self.drop_path = StochasticDepth(drop_path, "row")
 
     def forward(self, x):
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.act(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        out = self.bn3(self.pwconv2(out))
         return self.act(self.shortcut(x) + self.drop_path(out))
 
 
@@ -66,4 +68,3 @@ CONFIG = NetConfig(
     kernel_size=3,
     drop_path_rate=0.1,  # the paper trains every roadmap step with stochastic depth
 )
-

@@ -9,9 +9,9 @@ Paper: 5.27 -> 4.64 GFLOPs, 80.50 -> 80.64% top-1.
 from __future__ import annotations
 
 from torch import nn
+from torchvision.ops import StochasticDepth
 
 from . import step04_wider_96 as previous
-from .network import DropPath
 from .step00_resnet50 import Shortcut
 
 __all__ = ["InvertedBottleneck", "CONFIG"]
@@ -20,25 +20,25 @@ __all__ = ["InvertedBottleneck", "CONFIG"]
 class InvertedBottleneck(nn.Module):
     expansion = 4  # hidden width = 4 x the block's output width
 
-    def __init__(self, in_dim: int, dim: int, stride: int = 1, drop_path: float = 0.0, kernel_size: int = 3):
+    def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.conv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)
+        self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(hidden)
-        self.conv2 = nn.Conv2d(
-            hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden, bias=False
-        )
+        self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden,
+                                bias=False)
         self.bn2 = nn.BatchNorm2d(hidden)
-        self.conv3 = nn.Conv2d(hidden, dim, kernel_size=1, bias=False)
+        self.pwconv2 = nn.Conv2d(hidden, dim, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(dim)
         self.act = nn.ReLU(inplace=True)
+        # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = DropPath(drop_path)
+        self.drop_path = StochasticDepth(drop_path, "row")
 
     def forward(self, x):
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.act(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.dwconv(out)))
+        out = self.bn3(self.pwconv2(out))
         return self.act(self.shortcut(x) + self.drop_path(out))
 
 

@@ -2,8 +2,8 @@
 
 Swin's attention windows are 7x7; VGG-era ConvNets stacked 3x3s because large dense kernels were
 expensive. With the depthwise conv moved up to the narrow tensor, a 7x7 kernel costs little.
-The paper swept k = 3, 5, 7, 9, 11 (GFLOPs 4.07, 4.10, 4.15, 4.21, 4.29; top-1 79.92, 80.35, 80.57,
-80.57, 80.47) and saturates at 7. The sweep is this step with `kernel_size=k`, not separate copies.
+The paper swept k = 3, 5, 7, 9, 11 and saw the benefit saturate at 7. The sweep is this step with
+`kernel_size=k`, not separate copies.
 Paper: 4.07 -> 4.15 GFLOPs, 79.92 -> 80.57% top-1.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ __all__ = ["PatchifyStem", "CONFIG"]
 class PatchifyStem(nn.Module):
     def __init__(self, in_chans: int, dim: int):
         super().__init__()
-        self.conv = nn.Conv2d(in_chans, dim, kernel_size=4, stride=4, bias=False)  # the BN after it has a shift
+        self.conv = nn.Conv2d(in_chans, dim, kernel_size=4, stride=4, bias=False)
         self.norm = nn.BatchNorm2d(dim)
 
     def forward(self, x):
