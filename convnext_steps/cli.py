@@ -49,9 +49,14 @@ def cmd_figures(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
-    from .plots import save_figures
+    from .figures import save_figures
 
-    for path in save_figures(args.out):
+    try:
+        paths = save_figures(args.out, args.names or None)
+    except (ValueError, OSError) as e:
+        print(f"python -m convnext_steps figures: error: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0
 
@@ -89,11 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "figures",
-        help="regenerate the figures the notebooks and README use (deterministic, seeded)",
-        description="Write roadmap.png (Fig. 2 style), params_macs.png, erf_3x3_vs_7x7.png and "
-        "drop_path_schedule.png into the output folder.",
+        help="regenerate every figure in images/ from the package (deterministic, seeded)",
+        description="Compute and write the figures the notebooks and README use: the roadmap, a block diagram per "
+        "step (images/blocks/), and the pictures of notebooks 01, 03, 07, 11, 12 and 13.",
     )
     p.add_argument("--out", default="images", metavar="DIR", help="output folder (default: images)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these files (e.g. kernel_sweep.png); default: all")
     p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser(

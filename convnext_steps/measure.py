@@ -5,9 +5,10 @@ import time
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_macs", "stage_shapes", "time_forward", "time_interleaved", "peak_memory_bytes",
+__all__ = ["count_params", "count_macs", "cost_breakdown", "stage_costs", "stage_shapes", "time_forward", "time_interleaved", "peak_memory_bytes",
            "latency_ms", "measure_roadmap", "effective_receptive_field", "erf_extent", "block_drop_path_rates"]
 
 
@@ -15,22 +16,80 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@torch.no_grad()
+def _meta_forward(model: nn.Module, image_size: int, in_chans: int) -> FlopCounterMode:
+    """One eval-mode forward pass of one image on the meta device (shapes only: no memory, no arithmetic),
+    with the model's own weights swapped for meta tensors of the same shapes, under a FLOP counter."""
+    tensors = {name: torch.empty_like(t, device="meta")
+               for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    dtype = next(iter(tensors.values())).dtype if tensors else torch.float32
+    x = torch.zeros(1, in_chans, image_size, image_size, dtype=dtype, device="meta")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            functional_call(model, tensors, (x,))
+    finally:
+        model.train(was_training)
+    return counter
+
+
 def count_macs(model: nn.Module, image_size: int = 224, in_chans: int = 3) -> int:
     """Multiply-adds of one forward pass on one image (torch's FLOP counter / 2: one MAC = 2 FLOPs).
 
-    Counts conv and linear layers (the paper's fvcore convention); norms and activations are not MACs.
+    Counts conv and linear layers (the paper's fvcore convention); norms and activations are not MACs. The pass
+    runs on the meta device, so counting costs no arithmetic and gives the same number on every machine.
     """
-    was_training = model.training
-    model.eval()
-    param = next(model.parameters())
-    x = torch.zeros(1, in_chans, image_size, image_size, dtype=param.dtype, device=param.device)
-    try:
-        with FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
-    return counter.get_total_flops() // 2
+    return _meta_forward(model, image_size, in_chans).get_total_flops() // 2
+
+
+COMPONENTS = ("stem", "blocks", "downsampling", "head")
+
+
+def _component(name: str) -> tuple[str, int]:
+    """(component, stage) of a module name: stage 0 is the stem, 1-4 the stages, 5 the head."""
+    parts = name.split(".")
+    if parts[0] == "stem":
+        return "stem", 0
+    if parts[0] == "stages":
+        stage = int(parts[1]) + 1
+        downsampling = parts[2] == "downsample" or "shortcut" in parts  # a separate layer, or a projection
+        return ("downsampling" if downsampling else "blocks"), stage
+    return "head", 5  # the pooled norm and the classifier
+
+
+def cost_breakdown(model: nn.Module, image_size: int = 224) -> list[dict]:
+    """Parameters and multiply-adds of each (component, stage) of a built `Network`, at `image_size`.
+
+    Components: "stem"; "blocks" (each stage's blocks, their projection shortcuts excluded); "downsampling"
+    (the separate downsampling layers, or the projection shortcuts of blocks that change width or resolution);
+    "head" (the pooled norm and the classifier). Rows sum to `count_params` and `count_macs` exactly.
+    """
+    rows: dict[tuple[str, int], dict] = {}
+
+    def row(name: str) -> dict:
+        component, stage = _component(name)
+        return rows.setdefault((component, stage), {"component": component, "stage": stage, "params": 0, "macs": 0})
+
+    for name, p in model.named_parameters():
+        row(name)["params"] += p.numel()
+    counter = _meta_forward(model, image_size, model.config.in_chans)
+    leaves = {n for n, m in model.named_modules() if not list(m.children())}
+    for key, counts in counter.get_flop_counts().items():
+        name = key.removeprefix(f"{type(model).__name__}.")
+        if name in leaves:  # each leaf's own FLOPs, so nothing is counted twice
+            row(name)["macs"] += sum(counts.values()) // 2
+    return sorted(rows.values(), key=lambda r: (r["stage"], COMPONENTS.index(r["component"])))
+
+
+def stage_costs(model: nn.Module, image_size: int = 224) -> list[dict]:
+    """Parameters and multiply-adds per stage ("stem", "stage 1" ... "stage 4", "head"), downsampling included."""
+    names = ["stem", *(f"stage {i}" for i in range(1, len(model.stages) + 1)), "head"]
+    out = {name: {"part": name, "params": 0, "macs": 0} for name in names}
+    for r in cost_breakdown(model, image_size):
+        part = names[r["stage"]] if r["stage"] < len(names) - 1 else "head"
+        out[part]["params"] += r["params"]
+        out[part]["macs"] += r["macs"]
+    return list(out.values())
 
 
 @torch.no_grad()
@@ -150,18 +209,19 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
     def row(model, **fields):
         return dict(fields, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9)
 
-    steps = [
-        row(step.build(), id=step.id, title=step.title, change=step.change,
-            paper_gflops=step.paper_gflops, paper_top1=step.paper_top1)
-        for step in ROADMAP
-    ]
-    sweep = []
-    if kernel_sweep:
-        step = get_step("07")
-        sweep = [
-            row(step.build(kernel_size=k), id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
-            for k, (gflops, top1) in KERNEL_SWEEP.items()
+    with torch.device("meta"):  # structure only: counting needs no weights
+        steps = [
+            row(step.build(), id=step.id, title=step.title, change=step.change,
+                paper_gflops=step.paper_gflops, paper_top1=step.paper_top1)
+            for step in ROADMAP
         ]
+        sweep = []
+        if kernel_sweep:
+            step = get_step("07")
+            sweep = [
+                row(step.build(kernel_size=k), id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
+                for k, (gflops, top1) in KERNEL_SWEEP.items()
+            ]
     return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep}
 
 

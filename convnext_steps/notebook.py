@@ -1,27 +1,27 @@
-"""Display helpers for the notebooks: a step's module source, and its diff against the previous step.
+"""Display helpers for the notebooks: a step's design diff, a class's source, a block's shape trace, tables.
 
-The step modules are written so that the diff between neighbours *is* the design change, so the notebooks
-show that diff rather than retelling it. Both render as a Markdown code block in Jupyter; their plain-text
-form (what a console, or nbval, sees) is the code itself, so it is the same on every run and machine.
+Each renders as a Markdown code block in Jupyter; its plain-text form (what a console, or nbval, sees) is the text
+itself, with no object address, so it is the same on every run and machine.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
-from pathlib import Path
+import textwrap
 
 import torch
 from IPython.display import Markdown
 from torch import nn
 
+from .design import design_diff
 from .measure import count_macs, count_params
-from .roadmap import ROADMAP, Step, get_step
+from .roadmap import Step, get_step
+from .trace import format_trace, trace_block
 
-__all__ = ["Code", "step_source", "step_diff", "show_source", "show_diff", "step_row", "format_table", "count_calls"]
+__all__ = ["Code", "show_design_diff", "show_class", "show_trace", "step_row", "format_table", "count_calls"]
 
 
 class Code(Markdown):
-    """A fenced code block for Jupyter; `repr()` is the bare code (no object address)."""
+    """A fenced code block for Jupyter; `repr()` is the bare text (no object address)."""
 
     def __init__(self, text: str, language: str = "python"):
         self.text = text.rstrip("\n")
@@ -31,39 +31,19 @@ class Code(Markdown):
         return self.text
 
 
-def _path(step: Step) -> str:
-    return f"{step.module.__name__.split('.')[0]}/{Path(step.module.__file__).name}"
+def show_design_diff(step: int | str | Step, other: int | str | Step | None = None) -> Code:
+    """`design_diff(step)` (or from `step` to `other`), rendered as a diff block."""
+    return Code(design_diff(step, other), "diff")
 
 
-def step_source(step: int | str | Step) -> str:
-    """The full source of a step's module (`convnext_steps/stepNN_*.py`)."""
-    return inspect.getsource(get_step(step).module)
+def show_class(cls: type) -> Code:
+    """A class's source, rendered as a Python block."""
+    return Code(textwrap.dedent(inspect.getsource(cls)), "python")
 
 
-def step_diff(step: int | str | Step, context: int = 3) -> str:
-    """Unified diff of a step's module against the previous step's module."""
-    step = get_step(step)
-    if step.index == 0:
-        raise ValueError("step 00 (ResNet-50) is the starting point: there is no previous step to diff against")
-    previous = ROADMAP[step.index - 1]
-    lines = difflib.unified_diff(
-        step_source(previous).splitlines(keepends=True),
-        step_source(step).splitlines(keepends=True),
-        fromfile=f"a/{_path(previous)}",
-        tofile=f"b/{_path(step)}",
-        n=context,
-    )
-    return "".join(lines)
-
-
-def show_source(step: int | str | Step) -> Code:
-    """A step's module source, rendered as a Python code block."""
-    return Code(step_source(step), "python")
-
-
-def show_diff(step: int | str | Step, context: int = 3) -> Code:
-    """A step's change against the previous step, rendered as a diff block."""
-    return Code(step_diff(step, context), "diff")
+def show_trace(step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False) -> Code:
+    """Every operation of one block of a step (default: stage 1's second block) with its output shape and layout."""
+    return Code(format_trace(trace_block(step, stage, index, with_downsample=with_downsample)), "text")
 
 
 def step_row(step: int | str | Step, model: nn.Module, image_size: int = 224) -> dict:

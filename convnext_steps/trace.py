@@ -13,12 +13,11 @@ import torch
 import torch.fx
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
-from torchvision.ops import StochasticDepth
 
-from .layers import LayerNorm2d
+from .layers import DropPath, LayerNorm2d
 from .roadmap import Step, get_step
 
-__all__ = ["Op", "trace_module", "trace_block", "format_trace", "block_at"]
+__all__ = ["Op", "trace_module", "trace_block", "trace_stem", "format_trace", "block_at"]
 
 _NORMS = {nn.BatchNorm2d: "BN", LayerNorm2d: "LN", nn.LayerNorm: "LN", nn.GroupNorm: "GN"}
 _LAYOUTS = {(0, 2, 3, 1): "NHWC", (0, 3, 1, 2): "NCHW"}
@@ -55,7 +54,7 @@ def _describe_module(m: nn.Module) -> tuple[str, str]:
     if isinstance(m, nn.Conv2d):
         return _conv_label(m)
     if isinstance(m, nn.Linear):
-        return "linear", f"1x1 (linear), {m.in_features}->{m.out_features}"
+        return "linear", f"1x1 (linear), {m.in_features}->{m.out_features}"  # a 1x1 conv on channels-last
     if type(m) in _NORMS:
         width = m.num_features if isinstance(m, nn.BatchNorm2d) else m.weight.shape[0] if m.weight is not None else ""
         return "norm", f"{_NORMS[type(m)]}, {width}"
@@ -63,7 +62,7 @@ def _describe_module(m: nn.Module) -> tuple[str, str]:
         return "activation", type(m).__name__
     if isinstance(m, nn.MaxPool2d):
         return "pool", f"{m.kernel_size}x{m.kernel_size} max-pool, stride {m.stride}"
-    if isinstance(m, StochasticDepth):
+    if isinstance(m, DropPath):
         return "drop path", f"drop path (p={m.p:.3f})"
     if isinstance(m, nn.Identity):
         return "identity", "identity"
@@ -165,6 +164,13 @@ def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_si
     return ops + (block_ops[1:] if ops else block_ops)
 
 
+def trace_stem(step: int | str | Step, image_size: int = 224) -> list[Op]:
+    """The operations of a step's stem, on one image."""
+    torch.manual_seed(0)
+    model = get_step(step).build()
+    return trace_module(model.stem, (1, model.config.in_chans, image_size, image_size))
+
+
 def format_trace(ops: list[Op]) -> str:
     """One line per operation: name, what it is, output shape and layout."""
     width = max(len(o.name) for o in ops)
@@ -172,6 +178,7 @@ def format_trace(ops: list[Op]) -> str:
     lines = []
     for o in ops:
         shape = "(" + ", ".join(str(d) for d in o.shape) + ")"
-        where = "" if o.branch in ("main", "input") else f"  [{o.branch}]"
+        where = {"shortcut": "  [shortcut]", "downsample": "  [downsampling layer]",
+                 "after": "  [residual add]" if o.kind == "add" else "  [after the add]"}.get(o.branch, "")
         lines.append(f"{o.name:<{width}}  {o.label:<{label_width}}  {shape:<18} {o.layout}{where}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from torch import nn
 from convnext_steps import ROADMAP, build_model
 from torchvision.ops import StochasticDepth
 
-from convnext_steps.layers import LayerNorm2d
+from convnext_steps.layers import DropPath, LayerNorm2d
 from convnext_steps.network import drop_path_rates
 
 
@@ -68,7 +68,7 @@ def test_drop_path_rate_rises_linearly_per_block():
 
 def test_stochastic_depth_drops_whole_samples():
     torch.manual_seed(0)
-    dp = StochasticDepth(0.5, "row").train()  # what every block uses
+    dp = DropPath(0.5).train()
     x = torch.ones(64, 4, 3, 3)
     y = dp(x)
     per_sample = y.flatten(1)
@@ -76,6 +76,21 @@ def test_stochastic_depth_drops_whole_samples():
     kept = (per_sample == 2.0).all(1)  # survivors are scaled by 1 / (1 - p)
     assert bool((dropped | kept).all()) and 10 < int(dropped.sum()) < 54
     assert torch.equal(dp.eval()(x), x)  # identity at inference
+
+
+def test_drop_path_equals_torchvision_stochastic_depth():
+    x = torch.randn(32, 4, 3, 3)
+    for p in (0.0, 0.3, 0.5):
+        for train in (True, False):
+            torch.manual_seed(1)
+            ours = DropPath(p).train(train)(x)
+            torch.manual_seed(1)
+            assert torch.equal(ours, StochasticDepth(p, "row").train(train)(x))
+
+
+def test_drop_path_rejects_bad_probability():
+    with pytest.raises(ValueError, match=r"drop-path probability must be in \[0, 1\)"):
+        DropPath(1.0)
 
 
 def test_drop_path_rate_is_checked_where_the_network_is_configured():

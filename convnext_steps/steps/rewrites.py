@@ -12,9 +12,8 @@ each rewrite computes what the class it rewrites computes.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from ..layers import LN_EPS
+from ..layers import LN_EPS, DropPath
 from . import step11_layernorm
 from .step11_layernorm import Shortcut
 
@@ -35,7 +34,7 @@ class Block(nn.Module):
         self.pwconv2 = nn.Linear(hidden, dim)
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.dwconv(x).permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)

@@ -11,8 +11,8 @@ training recipe (76.13% with torchvision's original one).
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
+from ..layers import DropPath
 from ..network import NetConfig
 
 __all__ = ["ResNetStem", "Shortcut", "Bottleneck", "CONFIG"]
@@ -50,7 +50,7 @@ class Bottleneck(nn.Module):
         self.act = nn.ReLU(inplace=True)
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.act(self.bn1(self.pwconv1(x)))

@@ -9,8 +9,8 @@ Paper: 5.27 -> 4.64 GFLOPs, 80.50 -> 80.64% top-1.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
+from ..layers import DropPath
 from . import step04_wider_96 as previous
 from .step00_resnet50 import Shortcut
 
@@ -33,7 +33,7 @@ class InvertedBottleneck(nn.Module):
         self.act = nn.ReLU(inplace=True)
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.act(self.bn1(self.pwconv1(x)))

@@ -9,8 +9,8 @@ Paper: 4.64 -> 4.07 GFLOPs, 80.64 -> 79.92% top-1 (temporarily worse).
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
+from ..layers import DropPath
 from . import step05_inverted_bottleneck as previous
 from .step00_resnet50 import Shortcut
 
@@ -33,7 +33,7 @@ class InvertedBottleneck(nn.Module):
         self.act = nn.ReLU(inplace=True)
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.act(self.bn2(self.dwconv(x)))

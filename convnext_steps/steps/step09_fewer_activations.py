@@ -8,8 +8,8 @@ Paper: 4.15 GFLOPs, 80.62 -> 81.27% top-1.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
+from ..layers import DropPath
 from . import step08_gelu as previous
 from .step00_resnet50 import Shortcut
 
@@ -32,7 +32,7 @@ class InvertedBottleneck(nn.Module):
         self.act = nn.GELU()  # smooth ReLU, as in BERT, GPT-2 and ViT
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.bn2(self.dwconv(x))  # no activation here

@@ -9,8 +9,8 @@ Paper: 4.15 GFLOPs, 81.27 -> 81.41% top-1.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
+from ..layers import DropPath
 from . import step09_fewer_activations as previous
 from .step00_resnet50 import Shortcut
 
@@ -31,7 +31,7 @@ class InvertedBottleneck(nn.Module):
         self.act = nn.GELU()  # smooth ReLU, as in BERT, GPT-2 and ViT
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.norm(self.dwconv(x))  # no activation here

@@ -14,9 +14,8 @@ Paper: 81.41 -> 81.47% top-1.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from ..layers import LayerNorm2d
+from ..layers import DropPath, LayerNorm2d
 from . import step10_fewer_norms as previous
 
 __all__ = ["PatchifyStem", "Shortcut", "InvertedBottleneck", "CONFIG"]
@@ -51,7 +50,7 @@ class InvertedBottleneck(nn.Module):
         self.act = nn.GELU()  # smooth ReLU, as in BERT, GPT-2 and ViT
         # A projection where the block changes width or resolution, the identity elsewhere.
         self.shortcut = Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.norm(self.dwconv(x))  # no activation here

@@ -18,9 +18,8 @@ from functools import partial
 
 import torch
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from ..layers import LN_EPS, LayerNorm2d
+from ..layers import LN_EPS, DropPath, LayerNorm2d
 from . import step11_layernorm as previous
 
 __all__ = ["Downsample", "Block", "CONFIG"]
@@ -49,7 +48,7 @@ class Block(nn.Module):
         self.pwconv2 = nn.Linear(hidden, dim)
         # Layer scale: the branch starts near zero, so each block starts close to the identity.
         self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim)) if layer_scale_init_value > 0 else None
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x):
         out = self.dwconv(x).permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
