@@ -163,6 +163,19 @@ def _calls(step: str, kind: type) -> int:
     return count_calls(build_model(step), kind)
 
 
+def _calls_family(size: str, kind: type) -> int:
+    from .family import convnext
+    from .notebook import count_calls
+
+    return count_calls(convnext(size), kind)
+
+
+def _branch_norms(step: str) -> int:
+    model = _model(step)
+    return sum(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for name, m in model.named_modules()
+               if ".blocks." in name and "shortcut" not in name)
+
+
 def _norm_agreement_size() -> int:
     from .layers import LayerNorm2d
 
@@ -246,15 +259,16 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in [
     Exercise("08.2", "Where is GELU smallest (x to 2 decimals)?", _gelu_min,
              "GELU dips to about -0.17 near x = -0.75, then rises back to 0: it is not monotonic.",
              "plot it, or look for the zero of its derivative Phi(x) + x * phi(x).", tolerance=0.02),
-    Exercise("09.1", "How many GELU calls do one forward pass of step 08 and of step 09 make? Give (step 08, step 09).",
-             lambda: (_calls("08", nn.GELU), _calls("09", nn.GELU)),
-             "Three per block before (after the depthwise conv, the first 1x1, and the sum), one after; 18 blocks.",
-             "count the activations per block, times 18 blocks; notebook.count_calls measures it."),
-    Exercise("10.1", "How many parameters does removing the two BNs after the 1x1 convs change in one stage-1 block "
-             "(C = 96)? Give the change (negative: fewer).",
-             lambda: _params(_model("10").stages[0].blocks[1]) - _params(_model("09").stages[0].blocks[1]),
-             "Two BNs (2 * 4C + 2 * C) go, two biases (4C + C) come back: 5C fewer, -480 for C = 96.",
-             "a BN has 2 parameters per channel; the 1x1 convs get a bias (1 per output channel) back."),
+    Exercise("09.1", "ConvNeXt-S has 36 blocks (3, 3, 27, 3). How many GELU calls does one forward pass of it make?",
+             lambda: _calls_family("small", nn.GELU),
+             "One GELU per block, between the two 1x1 convs, and none anywhere else: 36.",
+             "count the activations in one block (notebook.count_calls(model, nn.GELU) measures a whole network)."),
+    Exercise("10.1", "A pre-norm Transformer block normalises twice (before attention, before the MLP). How many "
+             "norm calls would 18 such blocks make, and how many do step 10's 18 blocks make in their residual "
+             "branches? Give (transformer, step 10).",
+             lambda: (2 * sum(_model("10").config.depths), _branch_norms("10")),
+             "One norm per block: ConvNeXt ends up with fewer norms than a Transformer, not the same number.",
+             "count the norms inside one block's branch (not its shortcut), times the blocks."),
     Exercise("11.1", "On which square map size (H = W) do GroupNorm(1, C) and ConvNeXt's LayerNorm give the same "
              "output? Why can they?", _norm_agreement_size,
              "With one pixel, 'over C, H and W' is 'over C': the two normalise the same numbers.",

@@ -97,8 +97,9 @@ def stage_shapes(model: nn.Module, image_size: int = 224) -> list[tuple[int, ...
     """(C, H, W) after the stem and after each stage, for one image."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device  # a model built on the meta device gives shapes at no cost
     try:
-        feats = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size))
+        feats = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
     finally:
         model.train(was_training)
     return [tuple(f.shape[1:]) for f in feats]
@@ -202,8 +203,9 @@ def latency_ms(model: nn.Module, batch_size: int = 1, image_size: int = 224, war
 
 
 def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
-    """Params and measured GMACs of every roadmap step (and step 07's kernel sweep) beside the paper's figures."""
-    from .roadmap import ROADMAP, get_step
+    """Params and measured GMACs of every roadmap step (and step 07's kernel sweep) beside the paper's figures,
+    and of the extensions past the paper (`roadmap.EXTENSIONS`) beside their published figures."""
+    from .roadmap import EXTENSIONS, ROADMAP, get_step
     from .steps.step07_kernel_7x7 import KERNEL_SWEEP
 
     def row(model, **fields):
@@ -222,7 +224,13 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
                 row(step.build(kernel_size=k), id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
                 for k, (gflops, top1) in KERNEL_SWEEP.items()
             ]
-    return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep}
+        extensions = [
+            row(step.build(), id=step.id, title=step.title, change=step.change, previous=step.previous,
+                paper_params_m=step.paper_params_m, paper_gflops=step.paper_gflops, paper_top1=step.paper_top1,
+                source=step.source)
+            for step in EXTENSIONS
+        ]
+    return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep, "extensions": extensions}
 
 
 def effective_receptive_field(

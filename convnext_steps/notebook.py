@@ -15,7 +15,7 @@ from torch import nn
 from .design import design_diff
 from .measure import count_macs, count_params
 from .roadmap import Step, get_step
-from .trace import format_trace, trace_block
+from .trace import format_trace, trace_block, trace_stem
 
 __all__ = ["Code", "show_design_diff", "show_class", "show_trace", "step_row", "format_table", "count_calls"]
 
@@ -41,8 +41,12 @@ def show_class(cls: type) -> Code:
     return Code(textwrap.dedent(inspect.getsource(cls)), "python")
 
 
-def show_trace(step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False) -> Code:
-    """Every operation of one block of a step (default: stage 1's second block) with its output shape and layout."""
+def show_trace(step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False,
+               part: str = "block") -> Code:
+    """Every operation of one block of a step (default: stage 1's second block), or of its stem (part="stem"),
+    with its output shape and memory layout."""
+    if part == "stem":
+        return Code(format_trace(trace_stem(step)), "text")
     return Code(format_trace(trace_block(step, stage, index, with_downsample=with_downsample)), "text")
 
 

@@ -1,7 +1,7 @@
 """All plotting, in one place: every function takes data and returns a matplotlib Figure.
 
-The notebooks call these (ending the cell with `plt.show()`), and `save_figures` (behind `python -m convnext_steps
-figures`) computes the data once, deterministically, and writes the PNGs that the notebooks and README use.
+The notebooks call these (ending the cell with `plt.show()`), and `figures.save_figures` (behind `python -m
+convnext_steps figures`) computes the data, deterministically, and writes the PNGs in `images/`.
 """
 from __future__ import annotations
 
@@ -12,18 +12,16 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from .convert import save_atomic
-from .measure import block_drop_path_rates, effective_receptive_field, erf_extent, measure_roadmap
-from .roadmap import ROADMAP, build_model
+from .measure import erf_extent
+from .roadmap import ROADMAP
 
 __all__ = [
     "SECTIONS", "SWIN_T", "ERF_IMAGE_SIZE", "ERF_INPUTS", "ERF_SEED", "roadmap_rows", "roadmap_figure",
     "params_macs_figure", "macs_latency_figure", "erf_figure", "drop_path_figure", "activation_figure",
-    "block_profile_figure", "plot_training_curves", "save_figures",
+    "stage_share_figure", "kernel_sweep_figure", "component_costs_figure", "plot_training_curves",
 ]
 
 # The paper's grouping of the roadmap (Fig. 2 / Section 2): first step index -> section name.
@@ -179,77 +177,90 @@ def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi
     return fig
 
 
-def _layers(block: nn.Module) -> list[tuple[str, int, str]]:
-    """(name, output width, kind) for each conv / linear of a block's residual branch, in registration order."""
-    layers = []
-    for name, m in block.named_modules():
-        if name.startswith("shortcut"):
-            continue
-        if isinstance(m, nn.Conv2d):
-            k = m.kernel_size[0]
-            kind = f"{k}x{k} depthwise" if m.groups == m.in_channels == m.out_channels else f"{k}x{k} conv"
-            layers.append((name, m.out_channels, kind))
-        elif isinstance(m, nn.Linear):
-            layers.append((name, m.out_features, "1x1 (linear)"))
-    return layers
+def stage_share_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
+    """Each network's multiply-adds split over stem, stages and head, as shares of its total (one bar each).
 
-
-def block_profile_figure(blocks: Mapping[str, nn.Module]) -> Figure:
-    """Width along each block's residual branch: the input, then every conv's output (depthwise hatched)."""
-    fig, axes = plt.subplots(1, len(blocks), figsize=(4.2 * len(blocks), 3.2), squeeze=False, sharey=True)
-    for ax, (label, block) in zip(axes[0], blocks.items()):
-        first = next(m for m in block.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
-        width_in = first.in_channels if isinstance(first, nn.Conv2d) else first.in_features
-        bars = [("input", width_in, "")] + _layers(block)
-        for x, (name, width, kind) in enumerate(bars):
-            depthwise = "depthwise" in kind
-            ax.bar(x, width, color=_ORANGE if depthwise else (_GREY if not kind else _BLUE),
-                   hatch="//" if depthwise else None, edgecolor="black", lw=0.5)
-            ax.text(x, width, f"{width}", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(range(len(bars)), [f"{name}\n{kind}" for name, _, kind in bars], fontsize=7)
-        ax.set_title(label, fontsize=9)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    axes[0][0].set_ylabel("channels")
-    fig.legend(handles=[Patch(color=_BLUE, label="dense conv / linear"),
-                        Patch(facecolor=_ORANGE, hatch="//", edgecolor="black", label="depthwise conv")],
-               fontsize=8, loc="upper right")
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    `costs`: label -> rows of `measure.stage_costs(model)`.
+    """
+    labels = list(costs)
+    parts = [r["part"] for r in next(iter(costs.values()))]
+    colours = plt.get_cmap("viridis")([i / max(1, len(parts) - 1) for i in range(len(parts))])
+    fig, ax = plt.subplots(figsize=(8, 0.8 * len(labels) + 1.4))
+    for y, label in enumerate(labels):
+        total = sum(r["macs"] for r in costs[label])
+        left = 0.0
+        for part, colour in zip(costs[label], colours):
+            share = 100 * part["macs"] / total
+            ax.barh(y, share, left=left, color=colour, edgecolor="white", height=0.6)
+            if share >= 6:
+                ax.text(left + share / 2, y, f"{part['part']}\n{share:.0f}%", ha="center", va="center", fontsize=8,
+                        color="white" if part["part"] in parts[:3] else "black")
+            left += share
+        ax.text(101, y, f"{total / 1e9:.2f} GMACs", va="center", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("share of the network's multiply-adds at 224x224 (%)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
     return fig
 
 
-def _save(fig: Figure, path: Path) -> None:
-    try:
-        save_atomic(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-    finally:
-        plt.close(fig)
+def kernel_sweep_figure(rows: Sequence[Mapping]) -> Figure:
+    """The paper's kernel-size sweep: top-1 (paper) and GFLOPs (paper, and our measured GMACs) against kernel size.
+
+    `rows`: dicts with kernel_size, paper_top1, paper_gflops and optionally gmacs.
+    """
+    ks = [r["kernel_size"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
+    left.plot(ks, [r["paper_top1"] for r in rows], marker="o", color=_BLUE)
+    best = max(r["paper_top1"] for r in rows)
+    left.axhline(best, color=_GREY, ls=":", lw=1)
+    left.set_ylabel("ImageNet-1K top-1 (%), paper")
+    left.set_title("Accuracy saturates at 7x7", fontsize=10)
+    right.plot(ks, [r["paper_gflops"] for r in rows], marker="s", color=_GREY, label="paper (GFLOPs)")
+    if all("gmacs" in r for r in rows):
+        right.plot(ks, [r["gmacs"] for r in rows], marker="o", ls="--", color=_ORANGE, label="ours (GMACs)")
+    right.set_ylabel("G multiply-adds at 224x224")
+    right.set_title("Cost grows slowly: the depthwise conv is small", fontsize=10)
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.set_xticks(ks, [f"{k}x{k}" for k in ks])
+        ax.set_xlabel("depthwise kernel")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
-def save_figures(out_dir: str | os.PathLike = "images", image_size: int = 224) -> list[Path]:
-    """Compute (seeded) and write the figures the notebooks and README use; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = measure_roadmap(image_size, kernel_sweep=False)["steps"]
-    erfs = {}
-    for step, label in (("06", "3x3 depthwise (step 06)"), ("07", "7x7 depthwise (step 07)")):
-        torch.manual_seed(0)
-        erfs[label] = effective_receptive_field(build_model(step), ERF_IMAGE_SIZE, ERF_INPUTS, ERF_SEED)
-    convnext_t = build_model("12")
-    figures = {
-        "roadmap.png": roadmap_figure(rows),
-        "params_macs.png": params_macs_figure(rows),
-        "erf_3x3_vs_7x7.png": erf_figure(erfs),
-        "drop_path_schedule.png": drop_path_figure({"ConvNeXt-T (ours)": block_drop_path_rates(convnext_t)},
-                                                   convnext_t.config.depths),
-    }
-    paths = []
-    for name, fig in figures.items():
-        _save(fig, out / name)
-        paths.append(out / name)
-    return paths
+_COMPONENT_COLOURS = {"stem": "#756bb1", "blocks": _BLUE, "downsampling": _ORANGE, "head": "#31a354"}
 
 
-# Training curves of `convnext_steps.train` runs (rows from train.train(...) or train.read_metrics(OUTPUT)).
+def component_costs_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
+    """Parameters and multiply-adds of every step, stacked by component (stem, blocks, downsampling, head).
+
+    `costs`: step label -> rows of `measure.cost_breakdown(model)`.
+    """
+    labels = list(costs)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, unit, title in ((axes[0], "params", 1e6, "parameters (M)"), (axes[1], "macs", 1e9, "GMACs at 224x224")):
+        bottom = [0.0] * len(labels)
+        for component, colour in _COMPONENT_COLOURS.items():
+            values = [sum(r[key] for r in costs[label] if r["component"] == component) / unit for label in labels]
+            ax.bar(range(len(labels)), values, bottom=bottom, color=colour, label=component, width=0.7)
+            bottom = [b + v for b, v in zip(bottom, values)]
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_xlabel("roadmap step")
+        ax.set_ylabel(title)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[1].legend(fontsize=8, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+
+# Training curves of `convnext_steps.train` runs (rows of OUTPUT/metrics.csv, as `read_metrics` returns them).
 _CURVE_LABELS = {
     "train_loss": "train loss (label-smoothed)", "val_loss": "val cross-entropy", "val_top1": "val top-1 (%)",
     "val_top5": "val top-5 (%)", "lr": "learning rate", "ema_val_top1": "EMA val top-1 (%)",

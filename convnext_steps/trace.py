@@ -16,6 +16,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from .layers import DropPath, LayerNorm2d
 from .roadmap import Step, get_step
+from .steps.ext_v2_grn import GRN
 
 __all__ = ["Op", "trace_module", "trace_block", "trace_stem", "format_trace", "block_at"]
 
@@ -36,9 +37,9 @@ class Op:
 
 
 class _Tracer(torch.fx.Tracer):
-    # Trace into the step modules' own classes (blocks, stems, shortcuts); keep library layers whole.
+    # Trace into the step modules' own classes (blocks, stems, shortcuts); keep library layers, and GRN, whole.
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return not type(m).__module__.startswith("convnext_steps.steps")
+        return isinstance(m, GRN) or not type(m).__module__.startswith("convnext_steps.steps")
 
 
 def _conv_label(conv: nn.Conv2d) -> tuple[str, str]:
@@ -58,6 +59,8 @@ def _describe_module(m: nn.Module) -> tuple[str, str]:
     if type(m) in _NORMS:
         width = m.num_features if isinstance(m, nn.BatchNorm2d) else m.weight.shape[0] if m.weight is not None else ""
         return "norm", f"{_NORMS[type(m)]}, {width}"
+    if isinstance(m, GRN):
+        return "norm", f"GRN, {m.gamma.shape[-1]}"  # ConvNeXt V2's global response normalization
     if isinstance(m, (nn.ReLU, nn.GELU)):
         return "activation", type(m).__name__
     if isinstance(m, nn.MaxPool2d):
@@ -70,14 +73,19 @@ def _describe_module(m: nn.Module) -> tuple[str, str]:
 
 
 def trace_module(module: nn.Module, input_shape: tuple[int, ...]) -> list[Op]:
-    """Every operation of `module` on a zero input of `input_shape`, in order (eval mode, no gradients)."""
+    """Every operation of `module` on an input of `input_shape`, in order (eval mode, no gradients).
+
+    Shapes are propagated on the module's own device: a module built on the meta device is traced without memory
+    or arithmetic.
+    """
     graph = _Tracer().trace(module)
     gm = torch.fx.GraphModule(module, graph)
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros(input_shape))
+            device = next(iter(module.parameters()), torch.zeros(())).device
+            ShapeProp(gm).propagate(torch.zeros(input_shape, device=device))
     finally:
         module.train(was_training)
     modules = dict(module.named_modules())
@@ -145,12 +153,12 @@ def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_si
     first, where the network has one; its operations are named "downsample.*".
     """
     step = get_step(step)
-    torch.manual_seed(0)
-    model = step.build()
+    with torch.device("meta"):  # shapes only
+        model = step.build()
     if not 0 <= stage < len(model.stages):
         raise ValueError(f"the network has {len(model.stages)} stages; stage {stage} is out of range 0..3")
     with torch.no_grad():
-        x = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size))[stage]
+        x = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size, device="meta"))[stage]
     ops = []
     downsample = model.stages[stage].downsample
     if with_downsample and index == 0 and not isinstance(downsample, nn.Identity):
@@ -166,8 +174,8 @@ def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_si
 
 def trace_stem(step: int | str | Step, image_size: int = 224) -> list[Op]:
     """The operations of a step's stem, on one image."""
-    torch.manual_seed(0)
-    model = get_step(step).build()
+    with torch.device("meta"):  # shapes only
+        model = get_step(step).build()
     return trace_module(model.stem, (1, model.config.in_chans, image_size, image_size))
 
 

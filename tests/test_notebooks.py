@@ -14,7 +14,7 @@ import pytest
 from convnext_steps import STEP_IDS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-EXTRA = ["13_roadmap_comparison", "14_common_pitfalls"]
+EXTRA = ["13_roadmap_comparison", "14_common_pitfalls", "15_training_the_variants"]
 
 
 def _load(path: Path) -> dict:
@@ -42,12 +42,56 @@ def test_one_notebook_per_step_in_order():
 
 
 @pytest.mark.parametrize("step_id", STEP_IDS)
-def test_step_notebook_imports_its_step_and_shows_its_code(step_id):
+def test_step_notebook_imports_its_step_and_shows_its_change(step_id):
     code = "\n".join(_source(c) for c in _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb")))
     assert re.search(r"^from convnext_steps\b.* import .*\bget_step\b", code, re.M), "imports get_step from the package"
     assert f'get_step("{step_id}")' in code, f"takes its step from the package: get_step(\"{step_id}\")"
-    assert "show_diff(step)" in code or step_id == STEP_IDS[0], "shows the diff against the previous step"
-    assert "show_source(step)" in code, "shows the step's source"
+    if step_id == STEP_IDS[0]:
+        assert "show_class(Bottleneck)" in code, "the starting point shows its block's code"
+    else:
+        assert "show_design_diff(step)" in code, "shows the step's design diff"
+    assert "step_diagram_figure(step)" in code and "show_trace(step" in code, "draws the block and traces its shapes"
+
+
+def _outputs(cell: dict) -> str:
+    text = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            text.append("".join(out["text"]))
+        elif "text/plain" in out.get("data", {}):
+            text.append("".join(out["data"]["text/plain"]))
+    return "\n".join(text)
+
+
+@pytest.mark.parametrize("step_id", STEP_IDS)
+def test_step_notebook_ends_with_checked_exercises(step_id):
+    from convnext_steps.exercises import EXERCISES
+
+    cells = _load(NOTEBOOKS / f"{step_id}.ipynb")["cells"]
+    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c)]
+    assert len(headings) == 1, "one Exercises section"
+    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0]:]))
+    assert 1 <= len(asked) <= 3 and all(e.startswith(step_id[:2]) for e in asked), asked
+    assert sorted(asked) == sorted(e for e in EXERCISES if e.startswith(step_id[:2])), "every exercise of the step"
+    for exercise in asked:
+        task = next(c for c in cells if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c))
+        assert "answer = None" in _source(task) and _outputs(task).startswith(f"{exercise} not answered yet")
+        solution = next(c for c in cells if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}"))
+        assert solution["metadata"]["jupyter"]["source_hidden"], "the solution is collapsed: opened on purpose"
+        assert f"{exercise} right:" in _outputs(solution), "the stored solution passes its checker"
+
+
+@pytest.mark.parametrize("path", _all_notebooks(), ids=lambda p: p.stem)
+def test_notebook_links_the_paper(path):
+    text = "".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "markdown")
+    assert "https://arxiv.org/abs/2201.03545" in text
+
+
+@pytest.mark.parametrize("step_id", STEP_IDS)
+def test_step_notebook_prints_at_most_160_lines(step_id):
+    cells = _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb"))
+    lines = sum(len(_outputs(c).splitlines()) for c in cells if not c["metadata"].get("jupyter", {}).get("source_hidden"))
+    assert lines <= 160, f"{lines} lines of text output"
 
 
 @pytest.mark.parametrize("name", list(STEP_IDS) + EXTRA)
@@ -84,18 +128,16 @@ def test_nbval_markers():
 
 # The helpers the notebooks print with ------------------------------------------------------------------------------
 
-def test_show_diff_is_the_modules_diff():
-    from convnext_steps.notebook import show_diff, show_source, step_diff, step_source
+def test_show_design_diff_and_trace_render_as_their_text():
+    from convnext_steps import design_diff
+    from convnext_steps.notebook import show_design_diff, show_trace
+    from convnext_steps.trace import format_trace, trace_block
 
-    diff = step_diff("01")
-    assert diff.startswith("--- a/convnext_steps/step00_resnet50.py\n+++ b/convnext_steps/step01_stage_ratio.py\n")
-    assert "+CONFIG = previous.CONFIG.replace(depths=(3, 3, 9, 3))\n" in diff
-    shown = show_diff("01")
-    assert repr(shown) == diff.rstrip("\n") and "0x" not in repr(shown)  # the plain-text fallback is the diff itself
-    assert shown._repr_markdown_().startswith("```diff\n--- a/")
-    assert show_source(0)._repr_markdown_() == "```python\n" + step_source(0).rstrip("\n") + "\n```"
-    with pytest.raises(ValueError, match="starting point"):
-        step_diff(0)
+    shown = show_design_diff("07")
+    assert repr(shown) == design_diff("07").rstrip("\n") and "0x" not in repr(shown)  # plain text: the diff itself
+    assert shown._repr_markdown_().startswith("```diff\ndesign diff: 06_dwconv_up -> 07_kernel_7x7")
+    assert repr(show_design_diff("05", "12")) == design_diff("05", "12").rstrip("\n")
+    assert repr(show_trace("12")) == format_trace(trace_block("12"))
 
 
 def test_format_table():

@@ -1,4 +1,5 @@
-"""Set-up facts: pyproject and environment.yml agree; README and CI start with the two commands."""
+"""Set-up facts: pyproject, environment.yml and constraints/oldest.txt agree; README and CI open with the commands."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -14,7 +15,7 @@ def _yaml_pip_list():
     lines = (ROOT / "environment.yml").read_text().splitlines()
     start = lines.index("  - pip:")
     deps = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("      - "):
             break
         deps.append(line.removeprefix("      - ").strip())
@@ -36,12 +37,73 @@ def test_readme_opens_with_the_two_commands():
     assert first == ["make run", "make test"]
 
 
-def test_ci_calls_make_test():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_ci_runs_lint_then_make_test():
+    commands = re.findall(r"^\s*make ([\w-]+)", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert commands[:2] == ["lint", "test"]
+
+
+def test_github_workflow_does_what_ci_run_does():
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert re.search(r"python-version: \"?3\.11\"?$", workflow, re.M) and re.search(r"cache: pip$", workflow, re.M)
+    steps = re.findall(r"^\s*run: make ([\w-]+)$", workflow, re.M)
+    assert steps == ["lint", "test"]
+
+
+def _recipe(makefile: str, target: str) -> str:
+    """The recipe lines of `target`, with the Makefile's own variables expanded."""
+    match = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)*)", makefile, re.M)
+    assert match, f"no make target {target!r}"
+    variables = dict(re.findall(r"^([A-Z_]+) :?= (.*)$", makefile, re.M))
+    recipe = match.group(1)
+    for _ in range(5):  # variables made of variables
+        recipe = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m.group(1), m.group(0)), recipe)
+    return recipe
 
 
 def test_makefile_targets():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("run:", "test:", "lab:", "figures:"):
-        assert re.search(rf"^{target}", makefile, re.M), target
+    for target in ("run", "test", "test-fast", "test-portable", "test-oldest", "notebooks", "lint", "lab", "figures"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
     assert "--nbval " in makefile and "--nbval-lax" not in makefile
+    test = _recipe(makefile, "test")
+    for option in (
+        "--nbval ",
+        "--nbval-sanitize-with notebooks/sanitize.cfg",
+        "-n auto",
+        "--dist loadfile",
+        "--durations=",
+        " tests notebooks",
+    ):
+        assert option in test, option
+    assert not re.search(r"\s-m [\"']", test), "make test runs everything, slow tests included"
+    assert '-m "not slow"' in _recipe(makefile, "test-fast")
+    assert "ATEN_CPU_CAPABILITY=default" in _recipe(makefile, "test-portable")
+    assert "tools/run_notebooks.py $(NB)" in _recipe(makefile, "notebooks")
+    assert "-c constraints/oldest.txt" in makefile
+    lint = _recipe(makefile, "lint")
+    for command in ("ruff check", "ruff format --check"):
+        assert re.search(rf"{command} convnext_steps tests notebooks", lint), command
+    assert re.search(r"^lint:.*\bactionlint\b", makefile, re.M) and "actionlint .github/workflows" in makefile
+
+
+def _version(v: str) -> tuple[int, ...]:
+    parts = [int(x) for x in v.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def test_declared_lower_bounds_are_the_tested_oldest_releases():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    pins = dict(re.findall(r"^([\w.-]+)==([\w.]+)", (ROOT / "constraints" / "oldest.txt").read_text(), re.M))
+    for requirement in declared:
+        name, floor = re.match(r"([\w.-]+)>=([\w.]+)", requirement).groups()
+        assert name in pins, f"constraints/oldest.txt pins no {name}"
+        assert _version(pins[name]) == _version(floor), f"{name}: declared >={floor}, tested =={pins[name]}"
+    assert set(pins) == {re.match(r"[\w.-]+", r).group(0) for r in declared}, "constraints pin only declared deps"
+
+
+def test_slow_marker_is_registered():
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert any(m.startswith("slow:") for m in options["markers"])
