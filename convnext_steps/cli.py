@@ -32,6 +32,16 @@ def format_roadmap(report: dict) -> str:
                 f"{f'{k}x{k}':<26} {r['params'] / 1e6:>10.2f} {r['gmacs']:>7.2f} {r['paper_gflops']:>12.2f} "
                 f"{r['paper_top1']:>11.2f}"
             )
+    if report.get("extensions"):
+        lines.append("")
+        lines.append("Past the paper's roadmap: extensions written on top of step 12, beside their published figures")
+        lines.append(f"{'extension':<26} {'params (M)':>10} {'GMACs':>7} {'published: params (M)':>21} {'GFLOPs':>6} "
+                     f"{'top-1':>5}  source")
+        for r in report["extensions"]:
+            lines.append(
+                f"{r['id']:<26} {r['params'] / 1e6:>10.2f} {r['gmacs']:>7.2f} {r['paper_params_m']:>21g} "
+                f"{r['paper_gflops']:>6g} {r['paper_top1']:>5.1f}  {r['source']}"
+            )
     lines.append("")
     lines.append("GMACs: multiply-adds counted by torch.utils.flop_counter (FLOPs / 2), the paper's FLOP convention.")
     return "\n".join(lines)
@@ -85,9 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         "roadmap",
         help="table of every roadmap step: params, measured GMACs, the paper's GFLOPs and top-1",
         description="Build every roadmap step and print its parameter count and measured multiply-adds "
-        "beside the paper's figures (Table 10), plus step 07's kernel-size sweep.",
+        "beside the paper's figures (Table 10), plus step 07's kernel-size sweep and, under their own heading, the "
+        "extensions past the paper (isotropic ConvNeXt-S/B/L, the ConvNeXt V2-T block) beside their published "
+        "figures.",
     )
-    p.add_argument("--json", action="store_true", help="print JSON: {image_size, steps: [...], kernel_sweep: [...]}")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: {image_size, steps: [...], kernel_sweep: [...], extensions: [...]}")
     p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="measure at N x N (default 224)")
     p.add_argument("--no-sweep", action="store_true", help="leave out the kernel-size sweep")
     p.set_defaults(func=cmd_roadmap)
@@ -96,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "figures",
         help="regenerate every figure in images/ from the package (deterministic, seeded)",
         description="Compute and write the figures the notebooks and README use: the roadmap, a block diagram per "
-        "step (images/blocks/), and the pictures of notebooks 01, 03, 07, 11, 12 and 13.",
+        "step (images/blocks/), and the pictures of notebooks 01, 03, 07, 11, 12, 13, 16 and 17.",
     )
     p.add_argument("--out", default="images", metavar="DIR", help="output folder (default: images)")
     p.add_argument("names", nargs="*", metavar="NAME", help="only these files (e.g. kernel_sweep.png); default: all")

@@ -8,20 +8,25 @@ Layouts recognised:
 - "ours": this package's own keys (`stem.conv`, `stages.i.blocks.j.dwconv`, ...).
 - "torchvision-resnet": torchvision's (and timm's) ResNet keys (`conv1`, `layer1.0.conv1`, `fc`), step 00.
 - "torchvision-convnext": torchvision's ConvNeXt (`features.*`, `classifier.*`), final step and family.
-- "timm-convnext": timm's ConvNeXt (`stem.0`, `stages.i.blocks.j.conv_dw`, `mlp.fc1`, `head.fc`).
-- "official": facebookresearch/ConvNeXt (`downsample_layers.*`, `stages.i.j.dwconv`, `gamma`, `norm`, `head`).
+- "timm-convnext": timm's ConvNeXt (`stem.0`, `stages.i.blocks.j.conv_dw`, `mlp.fc1`, `head.fc`), and its
+  ConvNeXt V2 (`mlp.grn.weight`).
+- "official": facebookresearch/ConvNeXt (`downsample_layers.*`, `stages.i.j.dwconv`, `gamma`, `norm`, `head`), and
+  facebookresearch/ConvNeXt-V2 (`stages.i.j.grn.gamma`, shaped (1, 1, 1, C) there).
+- "official-isotropic": facebookresearch/ConvNeXt's isotropic models (`stem`, `blocks.j.dwconv`, `norm`, `head`).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["LAYOUTS", "detect_layout", "load_file", "read_checkpoint", "save_atomic", "convert_state_dict", "load_weights", "export_state_dict"]
+from .training.checkpoint import read_checkpoint, state_dict_from
+
+__all__ = ["LAYOUTS", "KEY_PATTERNS", "detect_layout", "convert_state_dict", "load_weights", "fitting_layouts",
+           "export_state_dict"]
 
 
 def _ours(key: str) -> str:
@@ -60,7 +65,8 @@ def _torchvision_convnext(key: str) -> str:
     return re.sub(r"^head\.", "classifier.2.", key)
 
 
-_TIMM_BLOCK = {"dwconv": "conv_dw", "pwconv1": "mlp.fc1", "pwconv2": "mlp.fc2"}
+_TIMM_BLOCK = {"dwconv": "conv_dw", "pwconv1": "mlp.fc1", "pwconv2": "mlp.fc2", "grn": "mlp.grn"}
+_TIMM_GRN = {"gamma": "weight", "beta": "bias"}
 
 
 def _timm_convnext(key: str) -> str:
@@ -69,6 +75,7 @@ def _timm_convnext(key: str) -> str:
     key = re.sub(r"\.downsample\.norm\.", ".downsample.0.", key)
     key = re.sub(r"\.downsample\.conv\.", ".downsample.1.", key)
     key = re.sub(r"^(stages\.\d\.blocks\.\d+)\.(\w+)", lambda m: f"{m[1]}.{_TIMM_BLOCK.get(m[2], m[2])}", key)
+    key = re.sub(r"\.grn\.(gamma|beta)$", lambda m: f".grn.{_TIMM_GRN[m[1]]}", key)
     key = re.sub(r"^norm\.", "head.norm.", key)
     return re.sub(r"^head\.(weight|bias)$", r"head.fc.\1", key)
 
@@ -81,6 +88,11 @@ def _official(key: str) -> str:
     return re.sub(r"^stages\.(\d)\.blocks\.", r"stages.\1.", key)
 
 
+def _official_isotropic(key: str) -> str:
+    key = re.sub(r"^stem\.conv\.", "stem.", key)
+    return re.sub(r"^stages\.0\.blocks\.", "blocks.", key)
+
+
 # name -> (rename one of our keys into the layout, a key only that layout has)
 LAYOUTS: dict[str, tuple[Callable[[str], str], str]] = {
     "ours": (_ours, "stem.conv.weight"),
@@ -88,7 +100,25 @@ LAYOUTS: dict[str, tuple[Callable[[str], str], str]] = {
     "torchvision-convnext": (_torchvision_convnext, "features.0.0.weight"),
     "timm-convnext": (_timm_convnext, "stem.0.weight"),
     "official": (_official, "downsample_layers.0.0.weight"),
+    "official-isotropic": (_official_isotropic, "blocks.0.dwconv.weight"),
 }
+
+_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+_WB = r"(weight|bias)"
+# name -> every key that layout's own networks can have; a model fits a layout when all its exported keys match.
+KEY_PATTERNS: dict[str, re.Pattern] = {name: re.compile(pattern) for name, pattern in {
+    "ours": r"(stem|norm)\.[\w.]+|stages\.\d+\.(downsample|blocks\.\d+)\.[\w.]+|head\.(weight|bias)",
+    "torchvision-resnet": rf"conv1\.weight|bn1\.{_BN}|fc\.{_WB}|layer\d+\.\d+\."
+                          rf"(conv[123]\.weight|bn[123]\.{_BN}|downsample\.0\.weight|downsample\.1\.{_BN})",
+    "torchvision-convnext": rf"features\.\d+\.[01]\.{_WB}|features\.\d+\.\d+\.(block\.[0235]\.{_WB}|layer_scale)"
+                            rf"|classifier\.[02]\.{_WB}",
+    "timm-convnext": rf"stem\.[01]\.{_WB}|stages\.\d+\.downsample\.[01]\.{_WB}|head\.(norm|fc)\.{_WB}"
+                     rf"|stages\.\d+\.blocks\.\d+\.(conv_dw\.{_WB}|norm\.{_WB}|mlp\.(fc[12]|grn)\.{_WB}|gamma)",
+    "official": rf"downsample_layers\.\d+\.[01]\.{_WB}|stages\.\d+\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma"
+                rf"|grn\.(gamma|beta))|norm\.{_WB}|head\.{_WB}",
+    "official-isotropic": rf"stem\.{_WB}|blocks\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma)"
+                          rf"|norm\.{_WB}|head\.{_WB}",
+}.items()}
 
 
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -103,67 +133,6 @@ def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
     )
 
 
-def _unwrap(obj, source: str) -> dict[str, torch.Tensor]:
-    """The state dict inside a checkpoint: bare, or under 'model' / 'state_dict' / 'model_ema'."""
-    for wrapper in ("model", "state_dict", "model_ema"):
-        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
-            obj = obj[wrapper]
-            break
-    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{source} holds no state dict (expected a mapping of parameter names to tensors)")
-    prefix = "module."  # saved from a DistributedDataParallel wrapper
-    if all(k.startswith(prefix) for k in obj):
-        obj = {k[len(prefix):]: v for k, v in obj.items()}
-    return dict(obj)
-
-
-def load_file(path: str | os.PathLike):
-    """Whatever the checkpoint file at `path` holds, read safely: torch.load(weights_only=True), or safetensors.
-
-    FileNotFoundError when it is missing, ValueError when it is corrupt, foreign or an unsafe pickle.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors.torch import load_file as load_safetensors  # optional: timm's hub format
-
-            return load_safetensors(path, device="cpu")
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except ImportError as e:
-        raise ValueError(f"reading {path} needs the 'safetensors' package ({e})") from e
-    except Exception as e:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"cannot read checkpoint {path}: corrupt or not a PyTorch checkpoint "
-                         f"({type(e).__name__}: {str(e).split('. ')[0]})") from e
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The state dict stored at `path` (bare, or under 'model' / 'state_dict' / 'model_ema')."""
-    return _unwrap(load_file(path), os.fspath(path))
-
-
-def save_atomic(path: str | os.PathLike, write: Callable | object) -> None:
-    """Write `path` all at once: into a temp file in the same folder, fsync, then os.replace.
-
-    `write` is a function given the open binary file, or an object to `torch.save`. A crash leaves the
-    previous file intact (and at worst a stray temp file), never a half-written one.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f) if callable(write) else torch.save(write, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _first(keys, n: int = 5) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:n]) + (f" ... (+{len(keys) - n} more)" if len(keys) > n else "")
@@ -175,7 +144,7 @@ def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
     Returns (converted state dict, detected layout). Raises a ValueError naming the layout and the first
     missing / unexpected / mis-shaped keys when the checkpoint does not fit the model exactly.
     """
-    state_dict = _unwrap(state_dict, "the given object")
+    state_dict = state_dict_from(state_dict, "the given object")
     layout = layout or detect_layout(state_dict)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
@@ -210,29 +179,52 @@ def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
     return converted, layout
 
 
-def load_weights(model: nn.Module, state_dict_or_path, layout: str | None = None) -> str:
+def load_weights(model: nn.Module, path_or_state_dict, layout: str | None = None, ema: bool = False) -> str:
     """Load a state dict or checkpoint file in any known layout into `model`, strictly.
 
-    The model is left untouched unless every tensor fits. Returns the detected layout's name.
+    Files are read safely (`training.checkpoint.load_file`: weights_only, or safetensors). A checkpoint may
+    be bare or wrap its weights ('model', 'state_dict', 'model_ema', a whole official training checkpoint);
+    `ema=True` takes the EMA weights instead, and raises a ValueError when there are none. The model is left
+    untouched unless every tensor fits. Returns the detected layout's name.
     """
-    if isinstance(state_dict_or_path, (str, os.PathLike)):
-        state_dict = read_checkpoint(state_dict_or_path)
+    if isinstance(path_or_state_dict, (str, os.PathLike)):
+        state_dict = read_checkpoint(path_or_state_dict, ema=ema)
     else:
-        state_dict = state_dict_or_path
+        state_dict = state_dict_from(path_or_state_dict, "the given object", ema=ema)
     converted, layout = convert_state_dict(model, state_dict, layout)
     model.load_state_dict(converted, strict=True)
     return layout
 
 
+def fitting_layouts(model: nn.Module) -> list[str]:
+    """The layouts every one of `model`'s keys has a counterpart in."""
+    keys = list(model.state_dict())
+    return [name for name, (rename, _) in LAYOUTS.items() if all(KEY_PATTERNS[name].fullmatch(rename(k)) for k in keys)]
+
+
 def export_state_dict(model: nn.Module, layout: str = "official") -> dict[str, torch.Tensor]:
-    """`model`'s weights renamed into another layout (shapes as ours; torchvision's layer_scale reshaped)."""
+    """`model`'s weights renamed into another layout (shapes as ours; torchvision's layer_scale reshaped).
+
+    ValueError when the model does not fit the layout: some key would have no counterpart in that layout's
+    networks (e.g. ResNet-50's BatchNorm statistics in the official ConvNeXt layout).
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
-    rename = LAYOUTS[layout][0]
-    out = {}
+    rename, vocabulary = LAYOUTS[layout][0], KEY_PATTERNS[layout]
+    out, misfits = {}, []
     for key, tensor in model.state_dict().items():
         theirs = rename(key)
+        if not vocabulary.fullmatch(theirs):
+            misfits.append(f"{key} -> {theirs}")
         if layout == "torchvision-convnext" and key.endswith(".gamma"):
             tensor = tensor.reshape(-1, 1, 1)
+        if layout == "official" and key.endswith((".grn.gamma", ".grn.beta")):
+            tensor = tensor.reshape(1, 1, 1, -1)  # the official GRN's (1, 1, 1, C)
         out[theirs] = tensor
+    if misfits:
+        fits = fitting_layouts(model)
+        raise ValueError(
+            f"this {type(model).__name__} does not fit the {layout!r} layout: {len(misfits)} of its "
+            f"{len(out)} tensors have no counterpart there ({_first(misfits, 3)}); layouts it fits: "
+            + (", ".join(fits) or "none"))
     return out

@@ -146,7 +146,7 @@ def block_diagram_figure(steps: Sequence[int | str | Step], stage: int = 0, inde
     """
     steps = [get_step(s) for s in steps]
     traced = [block_ops(s, stage, index, with_downsample, part) for s in steps]
-    titles = titles or [f"{s.id[:2]}  {s.title}" for s in steps]
+    titles = titles or [f"{s.id[:2]}  {s.title}" if s.id[:2].isdigit() else s.title for s in steps]  # extensions: title
     longest = max(len(_drawn(ops)) for ops in traced)
     fig, ax = plt.subplots(figsize=(2.9 * len(steps) + 0.6, 0.78 * longest + 1.6))
     bottom = 0.0

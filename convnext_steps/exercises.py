@@ -282,3 +282,48 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in [
              "Each 2x2 stride-2 conv costs H*W*4*C_in*C; halving H and W while doubling C keeps each at 57.8 M.",
              "a 2x2 conv from C_in to C at output size H x W costs H*W*2*2*C_in*C.", tolerance=0.01, unit="MACs"),
 ]}
+
+
+# Past the paper's roadmap: notebooks 16 (isotropic ConvNeXt) and 17 (ConvNeXt V2's GRN) ---------------------------
+
+def _final_shape(step: str) -> tuple[int, ...]:
+    from .measure import stage_shapes
+
+    return stage_shapes(_model(step))[-1]
+
+
+def _grn_factors() -> tuple[float, float]:
+    from .steps.ext_v2_grn import GRN
+
+    grn = GRN(4)
+    with torch.no_grad():
+        grn.gamma.fill_(1.0)
+        x = torch.tensor([1.0, 1.0, 1.0, 5.0]).reshape(1, 1, 1, 4)  # one pixel: each channel's norm is |x|
+        factors = (grn(x) / x).flatten()
+    return round(factors[0].item(), 4), round(factors[3].item(), 4)
+
+
+EXERCISES.update({e.id: e for e in [
+    Exercise("16.1", "What (C, H, W) does isotropic ConvNeXt-S carry through all of its 18 blocks, for a 224x224 "
+             "image?", lambda: _final_shape("isotropic_s"),
+             "A 16x16 stride-16 stem cuts 224x224 into 14 x 14 = 196 patches, ViT-S's tokens, each a 384-vector; "
+             "no layer after it changes the resolution or the width.",
+             "the stem's stride gives H and W; the width is ViT-S's; give a tuple (C, H, W)."),
+    Exercise("16.2", "How many parameters does one block of isotropic ConvNeXt-S have (width 384, no layer scale)?",
+             lambda: _params(_model("isotropic_s").stages[0].blocks[0]),
+             "8C^2 + 57C with C = 384: the two linear layers (C x 4C each, with biases 4C and C), the 7x7 "
+             "depthwise conv (49C + C) and the LayerNorm (2C).",
+             "count the depthwise conv (with bias), the LayerNorm's scale and shift and the two linear layers "
+             "384 -> 1536 -> 384 (with biases).", unit="parameters"),
+    Exercise("17.1", "How many more parameters does ConvNeXt V2-T have than ConvNeXt-T?",
+             lambda: _params(_model("v2_tiny")) - _params(_model("12")),
+             "GRN adds gamma and beta on the 4C hidden channels of each block (2 x 4 x 6,624 = 52,992) and layer "
+             "scale's C per block goes (6,624): 46,368.",
+             "per block, GRN has two parameters per hidden channel (4C of them); layer scale had one per channel "
+             "(C); sum C over the 18 blocks (3*96 + 3*192 + 9*384 + 3*768).", unit="parameters"),
+    Exercise("17.2", "GRN with gamma = 1 and beta = 0 on a one-pixel map whose four channels are 1, 1, 1 and 5: by "
+             "what factor does it scale channel 0 and channel 3? Give (channel 0, channel 3).", _grn_factors,
+             "With one pixel each channel's norm is |x|: 1, 1, 1, 5, mean 2. Nx = 0.5 and 2.5, and each channel "
+             "is multiplied by 1 + gamma * Nx: the strong channel gains most.",
+             "GRN(x) = gamma * x * Nx + beta + x with Nx = |x_c| / mean over channels of |x|.", tolerance=1e-4),
+]})

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 
 from . import diagrams, plots
 from .measure import (block_drop_path_rates, cost_breakdown, count_macs, effective_receptive_field, measure_roadmap,
-                      stage_costs)
-from .roadmap import ROADMAP, build_model
+                      stage_costs, stage_shapes)
+from .roadmap import EXTENSIONS, ROADMAP, build_model
 from .steps.step07_kernel_7x7 import KERNEL_SWEEP
 from .training.checkpoint import save_atomic
 
@@ -82,6 +82,47 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "blocks_resnet_to_convnext.png": _paper_blocks,
     **{f"blocks/{s.id}.png": _step_diagram(s.index) for s in ROADMAP},
 }
+
+
+def _isotropic_shapes() -> Figure:
+    nets = {}
+    for step, label in (("12", "ConvNeXt-T (step 12)"), ("isotropic_s", "isotropic ConvNeXt-S"),
+                        ("isotropic_l", "isotropic ConvNeXt-L")):
+        with torch.device("meta"):  # shapes only
+            model = build_model(step)
+        nets[label] = (stage_shapes(model), model.config.depths)
+    return plots.stage_shapes_figure(nets)
+
+
+def _grn_norms() -> Figure:
+    from .steps.ext_v2_grn import GRN
+    from .training.data import SyntheticShapes, build_transform
+
+    torch.manual_seed(plots.GRN_SEED)
+    model = build_model("v2_tiny").eval()
+    with torch.no_grad():  # a fresh GRN is the identity: gamma = 1, beta = 0 makes every GRN act
+        for m in model.modules():
+            if isinstance(m, GRN):
+                m.gamma.fill_(1.0)
+                m.beta.zero_()
+    image, _ = SyntheticShapes(10, 224, seed=plots.GRN_SEED)[plots.GRN_IMAGE]
+    stage, block = plots.GRN_BLOCK
+    seen = {}
+    grn = model.stages[stage].blocks[block].grn
+    hook = grn.register_forward_hook(lambda m, args, out: seen.update(x=args[0], y=out))
+    with torch.no_grad():
+        model(build_transform(False, 224, crop_pct=1.0)(image)[None])
+    hook.remove()
+    before, after = (torch.linalg.vector_norm(seen[k][0], dim=(0, 1)) for k in ("x", "y"))  # per channel, over H, W
+    title = f"GRN of stage {stage + 1}, block {block + 1} (gamma = 1, beta = 0), one synthetic image"
+    return plots.channel_norms_figure(before, after, title)
+
+
+FIGURES.update({
+    "isotropic_stage_shapes.png": _isotropic_shapes,
+    "grn_channel_norms.png": _grn_norms,
+    **{f"blocks/{s.id}.png": (lambda s=s: diagrams.step_diagram_figure(s.id)) for s in EXTENSIONS},
+})
 
 
 def save_figures(out_dir: str | os.PathLike = "images", names: list[str] | None = None) -> list[Path]:

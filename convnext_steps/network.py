@@ -36,6 +36,7 @@ class NetConfig:
     drop_path_rate: float = 0.0
     layer_scale_init_value: float | None = None  # None: the block has no layer scale
     in_chans: int = 3
+    stem_stride: int = 4  # how much the stem downsamples: 4 for the roadmap, 16 for the isotropic nets
 
     def __post_init__(self):
         if len(self.depths) != len(self.dims) or not self.depths:
@@ -50,6 +51,8 @@ class NetConfig:
             raise ValueError(f"layer_scale_init_value must be >= 0, got {self.layer_scale_init_value}")
         if self.in_chans < 1:
             raise ValueError(f"in_chans must be positive, got {self.in_chans}")
+        if type(self.stem_stride) is not int or self.stem_stride < 1:
+            raise ValueError(f"stem_stride must be a positive integer, got {self.stem_stride!r}")
 
     def replace(self, **changes) -> "NetConfig":
         """A copy with some fields changed; unknown field names raise a ValueError listing the valid ones."""
@@ -62,7 +65,7 @@ class NetConfig:
     @property
     def reduction(self) -> int:
         """Total spatial downsampling of the network (stem x 2 per later stage)."""
-        return 4 * 2 ** (len(self.depths) - 1)
+        return self.stem_stride * 2 ** (len(self.depths) - 1)
 
 
 class Stage(nn.Module):
@@ -96,7 +99,7 @@ class Network(nn.Module):
         self.stages = nn.ModuleList()
         in_dim = config.stem_dim
         for i, (depth, dim) in enumerate(zip(config.depths, config.dims)):
-            stride = 1 if i == 0 else 2  # the stem already downsampled by 4; never before stage 1
+            stride = 1 if i == 0 else 2  # the stem already downsampled (stem_stride); never before stage 1
             downsample = nn.Identity()
             if config.downsample is not None and i > 0:
                 downsample = config.downsample(in_dim, dim)

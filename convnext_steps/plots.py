@@ -21,7 +21,7 @@ from .roadmap import ROADMAP
 __all__ = [
     "SECTIONS", "SWIN_T", "ERF_IMAGE_SIZE", "ERF_INPUTS", "ERF_SEED", "roadmap_rows", "roadmap_figure",
     "params_macs_figure", "macs_latency_figure", "erf_figure", "drop_path_figure", "activation_figure",
-    "stage_share_figure", "kernel_sweep_figure", "component_costs_figure", "plot_training_curves",
+    "stage_share_figure", "kernel_sweep_figure", "component_costs_figure", "sample_grid_figure", "plot_training_curves",
 ]
 
 # The paper's grouping of the roadmap (Fig. 2 / Section 2): first step index -> section name.
@@ -260,6 +260,20 @@ def component_costs_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
 
 
 
+def sample_grid_figure(images: Sequence[torch.Tensor], labels: Sequence[str], columns: int = 10) -> Figure:
+    """A grid of (3, H, W) uint8 or [0, 1] float images, each titled with its label."""
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.25 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, labels):
+        image = image.float() / 255 if image.dtype == torch.uint8 else image
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1))
+        ax.set_title(label.replace("_", " "), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 # Training curves of `convnext_steps.train` runs (rows of OUTPUT/metrics.csv, as `read_metrics` returns them).
 _CURVE_LABELS = {
     "train_loss": "train loss (label-smoothed)", "val_loss": "val cross-entropy", "val_top1": "val top-1 (%)",
@@ -289,6 +303,84 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], metrics: Sequenc
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# Past the paper's roadmap: notebooks 16 (isotropic ConvNeXt) and 17 (ConvNeXt V2's GRN).
+__all__ += ["GRN_SEED", "GRN_IMAGE", "GRN_BLOCK", "stage_shapes_figure", "channel_norms_figure"]
+# What the saved GRN figure measures (notebook 17 measures the same): weights seeded with GRN_SEED, image GRN_IMAGE
+# of SyntheticShapes(10, 224, seed=GRN_SEED), the GRN of block GRN_BLOCK = (stage, block), counted from 0.
+GRN_SEED, GRN_IMAGE, GRN_BLOCK = 0, 3, (0, 1)
+
+
+def stage_shapes_figure(nets: Mapping[str, tuple[Sequence[Sequence[int]], Sequence[int]]]) -> Figure:
+    """Resolution and width through each network, block by block: a hierarchy's staircase vs an isotropic line.
+
+    `nets`: label -> (`measure.stage_shapes(model)`: (C, H, W) after the stem and after each stage, the network's
+    `config.depths`). Each stage's blocks run at the shape that stage outputs.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ticks = {left: set(), right: set()}
+    for (label, (shapes, depths)), marker in zip(nets.items(), "os^vD"):
+        xs, hs, cs, start = [0], [shapes[0][1]], [shapes[0][0]], 0  # block 0: the stem's output
+        for (c, h, _), depth in zip(shapes[1:], depths):
+            xs += [start + 0.5, start + depth]
+            hs += [h, h]
+            cs += [c, c]
+            start += depth
+        for ax, ys in ((left, hs), (right, cs)):
+            ax.plot(xs, ys, marker=marker, ms=4, drawstyle="steps-pre", label=label)
+            ticks[ax].update(ys)
+    for ax, name in ((left, "height = width of the feature map"), (right, "channels")):
+        ax.set_yscale("log", base=2)
+        ax.set_yticks(sorted(ticks[ax]), [str(t) for t in sorted(ticks[ax])])
+        ax.minorticks_off()
+        ax.set_xlabel("block (forward order; 0: after the stem)")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    left.set_title("Resolution (224x224 input)", fontsize=10)
+    right.set_title("Width", fontsize=10)
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def channel_norms_figure(before: torch.Tensor, after: torch.Tensor, title: str = "") -> Figure:
+    """What a layer does to each channel's energy: per-channel L2 norms before and after it (1-D tensors).
+
+    Left: histograms of each channel's norm relative to the mean channel's. Right: each channel's norm after against
+    before, with the line of no change.
+    """
+    if before.ndim != 1 or before.shape != after.shape:
+        raise ValueError(f"expected two 1-D tensors of per-channel norms of one length, got {tuple(before.shape)} and "
+                         f"{tuple(after.shape)}")
+    before, after = before.detach().double(), after.detach().double()
+    rel_before, rel_after = before / before.mean(), after / after.mean()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    top = max(rel_before.max().item(), rel_after.max().item())
+    bins = torch.linspace(0, top * 1.02, 41).tolist()
+    for rel, label, colour in ((rel_before, "before", _GREY), (rel_after, "after", _BLUE)):
+        spread = (rel.std() / rel.mean()).item()
+        left.hist(rel.tolist(), bins=bins, histtype="stepfilled", alpha=0.45, color=colour,
+                  label=f"{label} (std / mean {spread:.2f})")
+    left.set_xlabel("channel L2 norm / mean over channels")
+    left.set_ylabel("channels")
+    left.legend(fontsize=8)
+    right.scatter(before.tolist(), after.tolist(), s=6, color=_BLUE)
+    line = [0.0, before.max().item()]
+    right.plot(line, line, ls="--", color=_GREY, lw=1, label="no change")
+    right.set_xlabel("channel L2 norm before")
+    right.set_ylabel("channel L2 norm after")
+    right.legend(fontsize=8, loc="upper left")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -156,7 +156,8 @@ def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_si
     with torch.device("meta"):  # shapes only
         model = step.build()
     if not 0 <= stage < len(model.stages):
-        raise ValueError(f"the network has {len(model.stages)} stages; stage {stage} is out of range 0..3")
+        raise ValueError(f"the network has {len(model.stages)} stages; stage {stage} is out of range "
+                         f"0..{len(model.stages) - 1}")
     with torch.no_grad():
         x = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size, device="meta"))[stage]
     ops = []

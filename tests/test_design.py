@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from conftest import randomize_
-from convnext_steps import ROADMAP, build_model, design_diff
+from convnext_steps import EXTENSIONS, ROADMAP, build_model, design_diff
 from convnext_steps.design import changed_lines
 from convnext_steps.steps import rewrites, step11_layernorm
 
@@ -84,7 +84,8 @@ def test_diff_command(tmp_path):
     bad = subprocess.run([*run, "05", "13"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
-        "python -m convnext_steps diff: error: unknown step '13'; valid ids: " + ", ".join(s.id for s in ROADMAP)]
+        "python -m convnext_steps diff: error: unknown step '13'; valid ids: " + ", ".join(s.id for s in ROADMAP)
+        + "; extensions: " + ", ".join(s.id for s in EXTENSIONS)]
 
 
 @pytest.mark.parametrize("train", [False, True])

@@ -1,5 +1,5 @@
-"""Data for training: a synthetic shapes set that needs no download, ImageFolder, Imagenette, and the
-paper's augmentation built from torchvision's own transforms.v2 pieces.
+"""Data for training: a synthetic shapes set that needs no download, ImageFolder, Imagenette, the paper's
+augmentation built from torchvision's own transforms.v2 pieces, and the loaders that feed the engine.
 
 Augmentation randomness is drawn per sample from a seed made of (run seed, epoch, sample index), never
 from a worker's or rank's random stream: a sample looks the same whichever process or worker loads it,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import Dataset, Sampler
@@ -19,7 +19,7 @@ from torchvision.transforms import v2
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "SHAPE_CLASSES", "SyntheticShapes", "build_transform", "build_datasets",
-    "Augmented", "EpochSampler", "EvalSampler", "sample_seed",
+    "Augmented", "EpochSampler", "EvalSampler", "sample_seed", "batch_mix", "build_loaders", "default_workers",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -112,17 +112,19 @@ def _draw(label: int, size: int, g: torch.Generator, noise: float) -> torch.Tens
 
 
 def build_transform(train: bool, image_size: int, randaug_ops: int = 2, randaug_magnitude: int = 9,
-                    reprob: float = 0.25, crop_pct: float = 0.875) -> v2.Compose:
+                    reprob: float = 0.25, crop_pct: float = 0.875, crop_scale: float = 0.08) -> v2.Compose:
     """The paper's pipeline (timm's `create_transform`, as in the official ConvNeXt repo), in transforms.v2.
 
-    Train: random-resized crop (bicubic) + horizontal flip + RandAugment + normalise + random erasing
-    (per-pixel random values, timm's 'pixel' mode). Eval: resize to image_size / crop_pct, centre crop.
+    Train: random-resized crop (bicubic; `crop_scale` to all of the image's area) + horizontal flip + RandAugment
+    + normalise + random erasing (per-pixel random values, timm's 'pixel' mode). Eval: resize to
+    image_size / crop_pct, centre crop.
     Takes PIL images or uint8 tensors; returns normalised float tensors.
     """
     bicubic = v2.InterpolationMode.BICUBIC
     ops: list = [v2.ToImage()]
     if train:
-        ops += [v2.RandomResizedCrop(image_size, interpolation=bicubic, antialias=True), v2.RandomHorizontalFlip()]
+        ops += [v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0), interpolation=bicubic, antialias=True),
+                v2.RandomHorizontalFlip()]
         if randaug_ops > 0:
             ops.append(v2.RandAugment(num_ops=randaug_ops, magnitude=randaug_magnitude,
                                       interpolation=v2.InterpolationMode.BILINEAR))
@@ -229,6 +231,8 @@ def _image_folder(root: str):
             splits[split] = ImageFolder(path)
         except FileNotFoundError as e:  # no class folders or no images in them
             raise FileNotFoundError(f"{path}: {e}") from e
+        except OSError as e:  # e.g. a folder this user may not read
+            raise ValueError(f"--data {root}: cannot read {e.filename or path} ({e.strerror or e})") from e
     if splits["train"].classes != splits["val"].classes:
         raise ValueError(f"{root}: train and val have different class folders "
                          f"({len(splits['train'].classes)} vs {len(splits['val'].classes)} classes)")
@@ -254,3 +258,46 @@ def _imagenette(root: str, size: str):
         ) from e
     # Imagenette's classes are WordNet ids with several names each; keep the first name.
     return train, val, [names[0] for names in train.classes]
+
+
+def batch_mix(mixup: float, cutmix: float, num_classes: int):
+    """transforms.v2 MixUp / CutMix on a batch, one of the two chosen per batch (timm's switch prob 0.5)."""
+    mixes = [v2.MixUp(alpha=mixup, num_classes=num_classes)] if mixup > 0 else []
+    mixes += [v2.CutMix(alpha=cutmix, num_classes=num_classes)] if cutmix > 0 else []
+    if not mixes:
+        return None
+    return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
+
+
+def default_workers() -> int:
+    """Loader processes per rank: the cores this process may use, shared by this node's ranks, at most 8.
+
+    Never above len(sched_getaffinity), the count above which torch's DataLoader warns.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, min(8, cores // ranks_here))
+
+
+def build_loaders(recipe, world_size: int = 1, rank: int = 0, workers: int | None = None, pin_memory: bool = False):
+    """(train loader, val loader, class names) for a `Recipe`: each sample augmented from its own seed."""
+    from torch.utils.data import DataLoader
+
+    train_set, val_set, classes = build_datasets(
+        recipe.data, recipe.image_size, seed=recipe.seed, data_root=recipe.data_root,
+        synthetic_sizes=(recipe.synthetic_train, recipe.synthetic_val), imagenette_size=recipe.imagenette_size)
+    train_tf = build_transform(True, recipe.image_size, recipe.randaug_ops, recipe.randaug_magnitude, recipe.reprob,
+                               crop_scale=recipe.crop_scale)
+    val_tf = build_transform(False, recipe.image_size, crop_pct=recipe.crop_pct)
+    sampler = EpochSampler(len(train_set), world_size, rank, recipe.seed)
+    batches = len(sampler) // recipe.batch_size
+    if batches < recipe.accum_steps:
+        raise ValueError(f"{len(train_set)} training images make {batches} batches of {recipe.batch_size} per "
+                         f"process, fewer than --accum-steps {recipe.accum_steps}: lower --batch-size or add data")
+    workers = default_workers() if workers is None else workers
+    common = {"batch_size": recipe.batch_size, "num_workers": workers, "pin_memory": pin_memory,
+              "persistent_workers": workers > 0,
+              "generator": torch.Generator()}  # own generator: the loader never draws from the global stream
+    train_loader = DataLoader(Augmented(train_set, train_tf), sampler=sampler, drop_last=True, **common)
+    val_loader = DataLoader(Augmented(val_set, val_tf), sampler=EvalSampler(len(val_set), world_size, rank), **common)
+    return train_loader, val_loader, classes

@@ -1,0 +1,110 @@
+"""Notebooks 16 and 17 (the extensions past the paper's roadmap) follow the step notebooks' house rules.
+
+Each takes its step from the package, shows its design diff, block diagram and shape trace, defines no classes,
+links the papers, prints a bounded amount of text and ends with exercises whose collapsed solutions pass their
+checkers. nbval re-runs them separately; tests/test_notebooks.py checks their execution order and stderr.
+"""
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from convnext_steps import EXTENSION_IDS
+from convnext_steps.exercises import EXERCISES
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EXTENSION_NOTEBOOKS = {"16_isotropic_convnext": "isotropic_s", "17_convnext_v2_grn": "v2_tiny"}
+PAPERS = {"16_isotropic_convnext": ["https://arxiv.org/abs/2201.03545"],
+          "17_convnext_v2_grn": ["https://arxiv.org/abs/2201.03545", "https://arxiv.org/abs/2301.00808"]}
+
+
+def _cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def _code(name: str) -> list[dict]:
+    return [c for c in _cells(name) if c["cell_type"] == "code"]
+
+
+def _outputs(cell: dict) -> str:
+    text = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            text.append("".join(out["text"]))
+        elif "text/plain" in out.get("data", {}):
+            text.append("".join(out["data"]["text/plain"]))
+    return "\n".join(text)
+
+
+@pytest.mark.parametrize("name", EXTENSION_NOTEBOOKS)
+def test_extension_notebook_imports_its_step_and_shows_its_change(name):
+    step_id = EXTENSION_NOTEBOOKS[name]
+    assert step_id in EXTENSION_IDS
+    code = "\n".join(_source(c) for c in _code(name))
+    assert re.search(r"^from convnext_steps\b.* import .*\bget_step\b", code, re.M), "imports get_step from the package"
+    assert f'get_step("{step_id}")' in code and "previous = get_step(step.previous)" in code
+    assert "show_design_diff(step)" in code, "shows the step's design diff against step 12"
+    diff = next(c for c in _code(name) if _source(c) == "show_design_diff(step)")
+    assert _outputs(diff).startswith(f"design diff: 12_separate_downsampling -> {step_id}")
+    assert re.search(r"(step_diagram_figure\(step\)|block_diagram_figure\(\[previous, step\])", code)
+    assert "show_trace(step" in code, "traces the block's shapes"
+
+
+@pytest.mark.parametrize("name", EXTENSION_NOTEBOOKS)
+def test_extension_notebook_defines_no_classes_and_links_the_papers(name):
+    for cell in _code(name):
+        classes = [n.name for n in ast.walk(ast.parse(_source(cell))) if isinstance(n, ast.ClassDef)]
+        assert not classes, f"model code belongs in convnext_steps, not in the notebook (defines {classes})"
+    prose = "".join(_source(c) for c in _cells(name) if c["cell_type"] == "markdown")
+    for link in PAPERS[name]:
+        assert link in prose
+
+
+@pytest.mark.parametrize("name", EXTENSION_NOTEBOOKS)
+def test_extension_notebook_prints_at_most_160_lines(name):
+    shown = [c for c in _code(name) if not c["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert sum(len(_outputs(c).splitlines()) for c in shown) <= 160
+
+
+@pytest.mark.parametrize("name", EXTENSION_NOTEBOOKS)
+def test_extension_notebook_ends_with_checked_exercises(name):
+    cells = _cells(name)
+    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c)]
+    assert len(headings) == 1, "one Exercises section"
+    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0]:]))
+    assert 1 <= len(asked) <= 3 and sorted(asked) == sorted(e for e in EXERCISES if e.startswith(name[:2]))
+    for exercise in asked:
+        task = next(c for c in cells
+                    if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c))
+        assert "answer = None" in _source(task) and _outputs(task).startswith(f"{exercise} not answered yet")
+        note = f"*Solution {exercise}: the collapsed cell below computes the answer; open it on purpose.*"
+        assert any(c["cell_type"] == "markdown" and _source(c) == note for c in cells)
+        solution = next(c for c in cells
+                        if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}"))
+        assert solution["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+        assert solution["metadata"]["tags"] == ["solution"]
+        assert _outputs(solution).startswith(f"{exercise} right:"), "the stored solution passes its checker"
+
+
+def test_notebook_16_sets_the_counts_beside_both_sources():
+    text = "\n".join(_outputs(c) for c in _code("16_isotropic_convnext"))
+    assert "parameters round to the published millions: True" in text
+    assert "GMACs round to the published GFLOPs: True" in text
+    assert "{'S': ((22, 4.3, 79.7), (22, 4.3, 78.7))}" in text  # the one place the paper and the README differ
+
+
+def test_notebook_17_shows_timm_equality_and_what_grn_does():
+    text = "\n".join(_outputs(c) for c in _code("17_convnext_v2_grn"))
+    for fact in ["max |ours - timm| <= 1e-5: True", "same parameter count: True (28,635,496)",
+                 "one pixel: x * (1 + gamma * |x| / mean |x|) + beta (within 1e-6): True",
+                 "each channel's norm becomes norm * (1 + norm / mean norm): True"]:
+        assert fact in text, fact
+    code = "\n".join(_source(c) for c in _code("17_convnext_v2_grn"))
+    assert "SyntheticShapes(" in code and "plots.channel_norms_figure(" in code
