@@ -64,6 +64,7 @@ _COLUMNS = {
     "gmacs": ("GMACs (ours)", "{:.3f}"),
     "paper_gflops": ("GFLOPs (paper)", "{:.2f}"),
     "paper_top1": ("top-1 (paper)", "{:.2f}"),
+    "paper_params_m": ("params (M, published)", "{:g}"),
     "latency_ms": ("latency (ms)", "{:.1f}"),
     "ms_per_gmac": ("ms per GMAC", "{:.1f}"),
     "rounds_to_paper": ("rounds to paper", "{}"),

@@ -21,6 +21,7 @@ import torch
 
 from convnext_steps import build_model, load_weights
 from convnext_steps.train import main
+from convnext_steps.training import run
 from convnext_steps.training.checkpoint import save_atomic
 from convnext_steps.training.data import SHAPE_CLASSES, Augmented, EpochSampler, SyntheticShapes, build_transform
 from convnext_steps.training.optim import param_groups, warmup_cosine
@@ -185,8 +186,8 @@ def test_loss_falls_on_the_synthetic_set(tmp_path):
     argv = ["--step", "06", *TINY, *DATA, "--synthetic-train", "1024", "--batch-size", "32", "--epochs", "3",
             "--lr", "2e-3", "--mixup", "0", "--cutmix", "0", "--randaug-ops", "0", "--reprob", "0",
             "--output", str(tmp_path), "--workers", "0"]
-    assert main(argv) == 0
-    rows = read_metrics(tmp_path)
+    rows = run(argv)  # the in-process call a notebook makes: the same arguments, the metrics rows back
+    assert rows == read_metrics(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "images_per_s", "seconds"]
     losses = [r["train_loss"] for r in rows]
@@ -224,6 +225,7 @@ def test_small_recipe_learns_where_the_papers_does_not_and_loaders_do_not_warn(t
 LAUNCHER = """
 import os, sys, time
 from convnext_steps.train import main
+from convnext_steps.training import run
 
 if os.environ.get("PAUSE"):
     name, nth = os.environ["PAUSE"].split(":")
@@ -358,12 +360,19 @@ def test_eval_only_reproduces_the_saved_metrics(recipe_run, capsys):
     out = capsys.readouterr().out
     assert f"val_top1 {rows[-1]['val_top1']:.4f}" in out and f"ema_val_loss {rows[-1]['ema_val_loss']:.4f}" in out
     best = max(rows, key=lambda r: r["val_top1"])
-    assert main(["--step", "12", *TINY, *DATA, "--output", str(recipe_run), "--eval-only", "--workers", "0",
-                 "--weights", str(recipe_run / "best.pt")]) == 0
+    # Evaluating needs no training batch: 8 training images, fewer than one batch, are fine.
+    assert main(["--step", "12", *TINY, *DATA, "--synthetic-train", "8", "--output", str(recipe_run), "--eval-only",
+                 "--workers", "0", "--weights", str(recipe_run / "best.pt")]) == 0
     assert f"val_loss {best['val_loss']:.4f}  val_top1 {best['val_top1']:.4f}" in capsys.readouterr().out
-    # best.pt is a plain weights file too: convert.load_weights reads it.
-    assert load_weights(build_model(12, 10, depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), stem_dim=16),
-                        str(recipe_run / "best.pt")) == "ours"
+    # best.pt and last.pt are weights files too: convert.load_weights reads them, the EMA's weights on request.
+    model = build_model(12, 10, depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), stem_dim=16)
+    assert load_weights(model, str(recipe_run / "best.pt")) == "ours"
+    saved = torch.load(recipe_run / "best.pt", weights_only=True)
+    assert load_weights(model, recipe_run / "best.pt", ema=True) == "ours"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved["model_ema"].items())
+    saved = torch.load(recipe_run / "last.pt", weights_only=True)  # an AveragedModel's state: 'module.' keys
+    assert load_weights(model, recipe_run / "last.pt", ema=True) == "ours"
+    assert all(torch.equal(v, saved["ema"][f"module.{k}"]) for k, v in model.state_dict().items())
 
 
 def test_image_folder_data(tmp_path):

@@ -279,8 +279,10 @@ def default_workers() -> int:
     return max(1, min(8, cores // ranks_here))
 
 
-def build_loaders(recipe, world_size: int = 1, rank: int = 0, workers: int | None = None, pin_memory: bool = False):
-    """(train loader, val loader, class names) for a `Recipe`: each sample augmented from its own seed."""
+def build_loaders(recipe, world_size: int = 1, rank: int = 0, workers: int | None = None, pin_memory: bool = False,
+                  training: bool = True):
+    """(train loader, val loader, class names) for a `Recipe`: each sample augmented from its own seed.
+    `training=False` (evaluation only) allows a training set too small for one optimizer step."""
     from torch.utils.data import DataLoader
 
     train_set, val_set, classes = build_datasets(
@@ -291,7 +293,7 @@ def build_loaders(recipe, world_size: int = 1, rank: int = 0, workers: int | Non
     val_tf = build_transform(False, recipe.image_size, crop_pct=recipe.crop_pct)
     sampler = EpochSampler(len(train_set), world_size, rank, recipe.seed)
     batches = len(sampler) // recipe.batch_size
-    if batches < recipe.accum_steps:
+    if training and batches < recipe.accum_steps:
         raise ValueError(f"{len(train_set)} training images make {batches} batches of {recipe.batch_size} per "
                          f"process, fewer than --accum-steps {recipe.accum_steps}: lower --batch-size or add data")
     workers = default_workers() if workers is None else workers

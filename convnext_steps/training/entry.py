@@ -87,7 +87,7 @@ def train(args: argparse.Namespace) -> list[dict]:
         folder.write_recipe(recipe.to_dict())
 
     train_loader, val_loader, classes = build_loaders(recipe, rt.world_size, rt.rank, args.workers,
-                                                      pin_memory=rt.device.type == "cuda")
+                                                      pin_memory=rt.device.type == "cuda", training=not args.eval_only)
     if ckpt is not None and ckpt.get("classes") != list(classes):
         raise ValueError(f"{folder.last} was trained on {len(ckpt.get('classes') or [])} classes; --data "
                          f"{recipe.data} has {len(classes)} (or other names)")
