@@ -231,7 +231,7 @@ def weight_tensor_figure(dense: torch.Tensor, depthwise: torch.Tensor) -> Figure
     limit = max(dense.abs().max().item(), depthwise.abs().max().item())
     for ax, grid, title in ((axes[0], full, f"dense {k}x{k} conv: {dense.numel():,} weights"),
                             (axes[1], diagonal, f"depthwise {k}x{k} conv: {depthwise.numel():,} weights")):
-        image = ax.imshow(grid.detach(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        image = ax.imshow(grid.detach().numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_xticks([k * j + (k - 1) / 2 for j in range(grid.shape[1] // k)], range(grid.shape[1] // k), fontsize=7)
         ax.set_yticks([k * i + (k - 1) / 2 for i in range(grid.shape[0] // k)], range(grid.shape[0] // k), fontsize=7)
         for edge in range(1, grid.shape[0] // k):

@@ -132,7 +132,7 @@ def erf_figure(maps: Mapping[str, torch.Tensor], log: bool = True, floor: float 
     fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 0.8, 3.6), squeeze=False)
     for ax, (label, erf) in zip(axes[0], maps.items()):
         scaled = (erf / erf.max()).clamp_min(floor)
-        image = ax.imshow(scaled.log10() if log else scaled, cmap="magma", vmin=torch.tensor(floor).log10().item()
+        image = ax.imshow((scaled.log10() if log else scaled).numpy(), cmap="magma", vmin=torch.tensor(floor).log10().item()
                           if log else 0.0, vmax=0.0 if log else 1.0)
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
@@ -268,7 +268,7 @@ def sample_grid_figure(images: Sequence[torch.Tensor], labels: Sequence[str], co
         ax.axis("off")
     for ax, image, label in zip(axes.flat, images, labels):
         image = image.float() / 255 if image.dtype == torch.uint8 else image
-        ax.imshow(image.permute(1, 2, 0).clamp(0, 1))
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
         ax.set_title(label.replace("_", " "), fontsize=7)
     fig.tight_layout()
     return fig

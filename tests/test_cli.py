@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from convnext_steps.cli import main
-from convnext_steps.roadmap import STEP_IDS
+from convnext_steps.roadmap import EXTENSION_IDS, STEP_IDS
 
 
 def run(*args):
@@ -31,6 +31,13 @@ def test_roadmap_table_at_224():
         measured = next(line for line in lines if line.startswith(step_id)).split()[1:5]
         documented = next(line for line in readme if line.startswith(f"| {step_id} |")).split("|")[3:7]
         assert [cell.strip() for cell in documented] == measured, step_id
+    # The extensions, below the paper's 13 steps, under their own heading: our params and GMACs as measured.
+    assert result.stdout.index("Past the paper's roadmap") > result.stdout.index("12_separate_downsampling")
+    last_step = next(i for i, line in enumerate(readme) if line.startswith("| 12_separate_downsampling |"))
+    for ext_id in EXTENSION_IDS:
+        measured = next(line for line in lines if line.startswith(ext_id)).split()[1:3]
+        row = next(i for i, line in enumerate(readme) if line.startswith(f"| {ext_id} |"))
+        assert row > last_step and [c.strip() for c in readme[row].split("|")[3:5]] == measured, ext_id
 
 
 def test_roadmap_json_at_other_size(capsys):

@@ -32,9 +32,22 @@ def test_environment_yml_matches_pyproject():
     assert {"pytest", "nbval", "jupyterlab", "timm"} <= _names(project["optional-dependencies"]["dev"])
 
 
-def test_readme_opens_with_the_two_commands():
-    first = [line for line in (ROOT / "README.md").read_text().splitlines() if line.strip()][:2]
-    assert first == ["make run", "make test"]
+def test_readme_opens_with_title_pitch_and_the_two_commands():
+    blocks = (ROOT / "README.md").read_text().split("\n\n")
+    assert blocks[0] == "# convnext-steps"
+    assert not blocks[1].startswith(("#", "```")) and len(blocks[1].split()) > 40, "a one-paragraph pitch"
+    commands = blocks[2].splitlines()
+    assert commands[0] == "```" and commands[-1] == "```"
+    assert [line.split("#")[0].strip() for line in commands[1:-1]] == ["make run", "make test"]
+
+
+def test_readme_ends_with_how_to_cite_and_the_license_matches():
+    readme = (ROOT / "README.md").read_text()
+    citing = readme[readme.rindex("\n## ") :]
+    assert citing.startswith("\n## Citing") and "```bibtex\n@inproceedings{liu2022convnet," in citing
+    assert "title     = {A ConvNet for the 2020s}" in citing
+    license_name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert license_name == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License\n")
 
 
 def test_ci_runs_lint_then_make_test():
