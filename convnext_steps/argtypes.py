@@ -3,6 +3,7 @@
 Each is an argparse `type=` callable: it returns the parsed value or raises `argparse.ArgumentTypeError` with a
 message that names what was expected (argparse prefixes it with the option's own name, e.g. `--image-size`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,9 @@ def _number(text: str, kind: type):
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
 
 
 def positive_int(text: str) -> int:

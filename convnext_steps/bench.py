@@ -6,6 +6,7 @@ and the peak tensor memory of one more call. `--vs-peers` times the final step a
 timm's `convnext_tiny` in the same process with the same weights, one call of each per round.
 Timing, memory and loading weights reuse `convnext_steps.measure` and `convnext_steps.convert`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ class BenchSetup:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} asked for, but torch sees no CUDA device here (use --device cpu)")
         if min(self.batch_size, self.train_batch_size, self.rounds) < 1 or self.warmup < 0:
-            raise ValueError("batch sizes and rounds must be >= 1 and warmup >= 0, got "
-                             f"{self.batch_size}, {self.train_batch_size}, {self.rounds}, {self.warmup}")
+            raise ValueError(
+                "batch sizes and rounds must be >= 1 and warmup >= 0, got "
+                f"{self.batch_size}, {self.train_batch_size}, {self.rounds}, {self.warmup}"
+            )
         if self.image_size < 32:
             raise ValueError(f"image size must be at least 32 (the networks downsample by 32), got {self.image_size}")
         if self.amp not in (None, *AMP_DTYPES):
@@ -131,8 +134,11 @@ class _Runner:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.05)
         self.scaler = torch.amp.GradScaler(self.device.type) if setup.amp == "fp16" else None
         # Drawn from fixed seeds, so that every model of a comparison sees the very same batch.
-        self.inputs = {mode: self._batch(setup.batch_size if mode == "inference" else setup.train_batch_size, seed=i)
-                       for i, mode in enumerate(MODES) if mode in setup.modes}
+        self.inputs = {
+            mode: self._batch(setup.batch_size if mode == "inference" else setup.train_batch_size, seed=i)
+            for i, mode in enumerate(MODES)
+            if mode in setup.modes
+        }
         labels = torch.randint(0, 1000, (setup.train_batch_size,), generator=torch.Generator().manual_seed(2))
         self.labels = labels.to(self.device)
 
@@ -173,15 +179,21 @@ def _measure(runners: dict[str, _Runner], setup: BenchSetup, bar) -> dict[str, d
     results = {name: {} for name in runners}
     for mode in setup.modes:
 
-        def progress(name: str) -> None:
+        def progress(name: str, mode: str = mode) -> None:
             bar.set_description(f"{mode}: {name}")
             bar.update()
 
         bar.set_description(f"{mode} warm-up: {', '.join(runners)}")
         for runner in runners.values():
             runner.model.train(mode == "train")
-        times = time_interleaved({name: r.fn(mode) for name, r in runners.items()}, warmup=setup.warmup,
-                                 rounds=setup.rounds, sync=sync, clock=CLOCKS[setup.clock], progress=progress)
+        times = time_interleaved(
+            {name: r.fn(mode) for name, r in runners.items()},
+            warmup=setup.warmup,
+            rounds=setup.rounds,
+            sync=sync,
+            clock=CLOCKS[setup.clock],
+            progress=progress,
+        )
         for name, runner in runners.items():
             bar.set_description(f"{mode} peak memory: {name}")
             batch = setup.batch_size if mode == "inference" else setup.train_batch_size
@@ -203,8 +215,13 @@ def bench_steps(setup: BenchSetup, steps=None, optimized: bool = False) -> dict:
     """
     chosen = [get_step(s) for s in steps] if steps else list(ROADMAP)
     chosen = list(dict.fromkeys(chosen))  # keep order, drop repeats
-    report = {"kind": "steps", "setup": asdict(setup), "environment": _environment(setup), "results": [],
-              "optimized": optimized}
+    report = {
+        "kind": "steps",
+        "setup": asdict(setup),
+        "environment": _environment(setup),
+        "results": [],
+        "optimized": optimized,
+    }
     report["load_average"] = [os.getloadavg()] if hasattr(os, "getloadavg") else []
     with _progress(len(chosen) * len(setup.modes) * setup.rounds) as bar:
         for step in chosen:
@@ -277,9 +294,11 @@ def bench_vs_peers(setup: BenchSetup) -> dict:
         report["results"].append(row)
     # ours/peer speed: above 1 means ours is faster.
     report["ratios"] = {
-        f"{mine} / {peer}": {mode: results[peer][mode]["median_ms"] / results[mine][mode]["median_ms"]
-                             for mode in setup.modes}
-        for mine in ("ours", "ours-optimized") for peer in ("torchvision", "timm")
+        f"{mine} / {peer}": {
+            mode: results[peer][mode]["median_ms"] / results[mine][mode]["median_ms"] for mode in setup.modes
+        }
+        for mine in ("ours", "ours-optimized")
+        for peer in ("torchvision", "timm")
     }
     return report
 
@@ -321,15 +340,23 @@ def format_bench(report: dict) -> str:
         lines.append("")
         for peer, ratios in report["ratios"].items():
             lines.append(f"{peer} speed: " + ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in ratios.items()))
-    lines += ["", "img/s from the median round; spread = (slowest - fastest round) / median; peak MiB: tensor "
-              "memory allocated during one more call, above what was allocated before it."]
+    lines += [
+        "",
+        "img/s from the median round; spread = (slowest - fastest round) / median; peak MiB: tensor "
+        "memory allocated during one more call, above what was allocated before it.",
+    ]
     return "\n".join(lines)
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The bench command with every option spelled out, to print beside the numbers."""
-    parts = ["python -m convnext_steps bench", f"--device {args.device}", f"--batch-size {args.batch_size}",
-             f"--train-batch-size {args.train_batch_size}", f"--image-size {args.image_size}"]
+    parts = [
+        "python -m convnext_steps bench",
+        f"--device {args.device}",
+        f"--batch-size {args.batch_size}",
+        f"--train-batch-size {args.train_batch_size}",
+        f"--image-size {args.image_size}",
+    ]
     parts += ["--channels-last"] * args.channels_last + [f"--amp {args.amp}"] * bool(args.amp)
     parts += ["--compile"] * args.compile
     parts += [f"--warmup {args.warmup}", f"--rounds {args.rounds}", f"--clock {args.clock}"]
@@ -352,17 +379,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     args.device = str(device)
     default_batch, default_train_batch = DEFAULT_BATCH[device.type]
     args.batch_size = args.batch_size or default_batch
     args.train_batch_size = args.train_batch_size or default_train_batch
     try:  # a bad combination of options gets a message, not a traceback
         setup = BenchSetup(
-            device=args.device, batch_size=args.batch_size, train_batch_size=args.train_batch_size,
-            image_size=args.image_size, channels_last=args.channels_last, amp=args.amp, compile=args.compile,
-            warmup=args.warmup, rounds=args.rounds, clock=args.clock, modes=tuple(dict.fromkeys(args.modes)),
+            device=args.device,
+            batch_size=args.batch_size,
+            train_batch_size=args.train_batch_size,
+            image_size=args.image_size,
+            channels_last=args.channels_last,
+            amp=args.amp,
+            compile=args.compile,
+            warmup=args.warmup,
+            rounds=args.rounds,
+            clock=args.clock,
+            modes=tuple(dict.fromkeys(args.modes)),
         )
         if args.vs_peers:
             _import_timm()
@@ -376,6 +416,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def add_bench_parser(sub) -> None:
     """Add the `bench` sub-command to the CLI's sub-parsers."""
+
     def device(text: str) -> str:
         if text == "auto":
             return text
@@ -403,34 +444,63 @@ def add_bench_parser(sub) -> None:
         "timm's convnext_tiny with the same weights, interleaved. Median of --rounds timed rounds after "
         "--warmup untimed ones; CUDA timings synchronise. A progress bar goes to stderr.",
     )
-    p.add_argument("--device", type=device, default="auto",
-                   help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
-    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                   help="inference batch (default 8 on CPU, 256 on CUDA)")
-    p.add_argument("--train-batch-size", type=positive_int, default=None, metavar="N",
-                   help="training batch (default 8 on CPU, 128 on CUDA)")
+    p.add_argument(
+        "--device", type=device, default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="inference batch (default 8 on CPU, 256 on CUDA)",
+    )
+    p.add_argument(
+        "--train-batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="training batch (default 8 on CPU, 128 on CUDA)",
+    )
     p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="N x N inputs (default 224)")
     p.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last memory format")
-    p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
-                   help="torch.autocast to bf16 or fp16 (default: float32)")
+    p.add_argument(
+        "--amp", choices=sorted(AMP_DTYPES), default=None, help="torch.autocast to bf16 or fp16 (default: float32)"
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is in the warm-up)")
-    p.add_argument("--warmup", type=non_negative_int, default=2, metavar="N",
-                   help="untimed calls before timing (default 2)")
+    p.add_argument(
+        "--warmup", type=non_negative_int, default=2, metavar="N", help="untimed calls before timing (default 2)"
+    )
     p.add_argument("--rounds", type=positive_int, default=5, metavar="N", help="timed rounds (default 5)")
-    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                   help="wall: elapsed time (default); cpu: this process's CPU seconds, steadier on a busy machine "
-                   "(use with --threads 1; CPU only)")
-    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                   help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: elapsed time (default); cpu: this process's CPU seconds, steadier on a busy machine "
+        "(use with --threads 1; CPU only)",
+    )
+    p.add_argument(
+        "--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads (default: torch's)"
+    )
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to time (default: both)")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--steps", nargs="+", type=step_id, metavar="STEP",
-                       help="only these roadmap steps (index, id or id prefix, e.g. 00 12) or extensions (isotropic_s, "
-                       "v2_tiny, ...); default: all 13 roadmap steps")
-    which.add_argument("--vs-peers", action="store_true",
-                       help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)")
-    p.add_argument("--optimized", action="store_true",
-                   help="time each step after convnext_steps.fast.optimize_for_inference (same logits; only the "
-                   "final step's blocks change); --vs-peers always reports ours both ways")
+    which.add_argument(
+        "--steps",
+        nargs="+",
+        type=step_id,
+        metavar="STEP",
+        help="only these roadmap steps (index, id or id prefix, e.g. 00 12) or extensions (isotropic_s, "
+        "v2_tiny, ...); default: all 13 roadmap steps",
+    )
+    which.add_argument(
+        "--vs-peers",
+        action="store_true",
+        help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)",
+    )
+    p.add_argument(
+        "--optimized",
+        action="store_true",
+        help="time each step after convnext_steps.fast.optimize_for_inference (same logits; only the "
+        "final step's blocks change); --vs-peers always reports ours both ways",
+    )
     p.add_argument("--json", action="store_true", help="print the full report (every timed round) as JSON")
     p.set_defaults(func=cmd_bench)

@@ -1,4 +1,5 @@
 """Command line: `python -m convnext_steps COMMAND` (see --help)."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ def format_roadmap(report: dict) -> str:
     if report.get("extensions"):
         lines.append("")
         lines.append("Past the paper's roadmap: extensions written on top of step 12, beside their published figures")
-        lines.append(f"{'extension':<26} {'params (M)':>10} {'GMACs':>7} {'published: params (M)':>21} {'GFLOPs':>6} "
-                     f"{'top-1':>5}  source")
+        lines.append(
+            f"{'extension':<26} {'params (M)':>10} {'GMACs':>7} {'published: params (M)':>21} {'GFLOPs':>6} "
+            f"{'top-1':>5}  source"
+        )
         for r in report["extensions"]:
             lines.append(
                 f"{r['id']:<26} {r['params'] / 1e6:>10.2f} {r['gmacs']:>7.2f} {r['paper_params_m']:>21g} "
@@ -99,8 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         "extensions past the paper (isotropic ConvNeXt-S/B/L, the ConvNeXt V2-T block) beside their published "
         "figures.",
     )
-    p.add_argument("--json", action="store_true",
-                   help="print JSON: {image_size, steps: [...], kernel_sweep: [...], extensions: [...]}")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: {image_size, steps: [...], kernel_sweep: [...], extensions: [...]}",
+    )
     p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="measure at N x N (default 224)")
     p.add_argument("--no-sweep", action="store_true", help="leave out the kernel-size sweep")
     p.set_defaults(func=cmd_roadmap)

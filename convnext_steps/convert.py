@@ -14,6 +14,7 @@ Layouts recognised:
   facebookresearch/ConvNeXt-V2 (`stages.i.j.grn.gamma`, shaped (1, 1, 1, C) there).
 - "official-isotropic": facebookresearch/ConvNeXt's isotropic models (`stem`, `blocks.j.dwconv`, `norm`, `head`).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,15 @@ from torch import nn
 
 from .training.checkpoint import read_checkpoint, state_dict_from
 
-__all__ = ["LAYOUTS", "KEY_PATTERNS", "detect_layout", "convert_state_dict", "load_weights", "fitting_layouts",
-           "export_state_dict"]
+__all__ = [
+    "LAYOUTS",
+    "KEY_PATTERNS",
+    "detect_layout",
+    "convert_state_dict",
+    "load_weights",
+    "fitting_layouts",
+    "export_state_dict",
+]
 
 
 def _ours(key: str) -> str:
@@ -55,7 +63,9 @@ def _torchvision_convnext(key: str) -> str:
     key = re.sub(r"^stem\.norm\.", "features.0.1.", key)
     key = re.sub(r"^stages\.(\d)\.downsample\.norm\.", lambda m: f"features.{2 * int(m[1])}.0.", key)
     key = re.sub(r"^stages\.(\d)\.downsample\.conv\.", lambda m: f"features.{2 * int(m[1])}.1.", key)
-    key = re.sub(r"^stages\.(\d)\.blocks\.(\d+)\.gamma$", lambda m: f"features.{2 * int(m[1]) + 1}.{m[2]}.layer_scale", key)
+    key = re.sub(
+        r"^stages\.(\d)\.blocks\.(\d+)\.gamma$", lambda m: f"features.{2 * int(m[1]) + 1}.{m[2]}.layer_scale", key
+    )
     key = re.sub(
         r"^stages\.(\d)\.blocks\.(\d+)\.(\w+)\.",
         lambda m: f"features.{2 * int(m[1]) + 1}.{m[2]}.{_TV_BLOCK.get(m[3], m[3])}.",
@@ -106,19 +116,22 @@ LAYOUTS: dict[str, tuple[Callable[[str], str], str]] = {
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _WB = r"(weight|bias)"
 # name -> every key that layout's own networks can have; a model fits a layout when all its exported keys match.
-KEY_PATTERNS: dict[str, re.Pattern] = {name: re.compile(pattern) for name, pattern in {
-    "ours": r"(stem|norm)\.[\w.]+|stages\.\d+\.(downsample|blocks\.\d+)\.[\w.]+|head\.(weight|bias)",
-    "torchvision-resnet": rf"conv1\.weight|bn1\.{_BN}|fc\.{_WB}|layer\d+\.\d+\."
-                          rf"(conv[123]\.weight|bn[123]\.{_BN}|downsample\.0\.weight|downsample\.1\.{_BN})",
-    "torchvision-convnext": rf"features\.\d+\.[01]\.{_WB}|features\.\d+\.\d+\.(block\.[0235]\.{_WB}|layer_scale)"
-                            rf"|classifier\.[02]\.{_WB}",
-    "timm-convnext": rf"stem\.[01]\.{_WB}|stages\.\d+\.downsample\.[01]\.{_WB}|head\.(norm|fc)\.{_WB}"
-                     rf"|stages\.\d+\.blocks\.\d+\.(conv_dw\.{_WB}|norm\.{_WB}|mlp\.(fc[12]|grn)\.{_WB}|gamma)",
-    "official": rf"downsample_layers\.\d+\.[01]\.{_WB}|stages\.\d+\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma"
-                rf"|grn\.(gamma|beta))|norm\.{_WB}|head\.{_WB}",
-    "official-isotropic": rf"stem\.{_WB}|blocks\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma)"
-                          rf"|norm\.{_WB}|head\.{_WB}",
-}.items()}
+KEY_PATTERNS: dict[str, re.Pattern] = {
+    name: re.compile(pattern)
+    for name, pattern in {
+        "ours": r"(stem|norm)\.[\w.]+|stages\.\d+\.(downsample|blocks\.\d+)\.[\w.]+|head\.(weight|bias)",
+        "torchvision-resnet": rf"conv1\.weight|bn1\.{_BN}|fc\.{_WB}|layer\d+\.\d+\."
+        rf"(conv[123]\.weight|bn[123]\.{_BN}|downsample\.0\.weight|downsample\.1\.{_BN})",
+        "torchvision-convnext": rf"features\.\d+\.[01]\.{_WB}|features\.\d+\.\d+\.(block\.[0235]\.{_WB}|layer_scale)"
+        rf"|classifier\.[02]\.{_WB}",
+        "timm-convnext": rf"stem\.[01]\.{_WB}|stages\.\d+\.downsample\.[01]\.{_WB}|head\.(norm|fc)\.{_WB}"
+        rf"|stages\.\d+\.blocks\.\d+\.(conv_dw\.{_WB}|norm\.{_WB}|mlp\.(fc[12]|grn)\.{_WB}|gamma)",
+        "official": rf"downsample_layers\.\d+\.[01]\.{_WB}"
+        rf"|stages\.\d+\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma|grn\.(gamma|beta))|norm\.{_WB}|head\.{_WB}",
+        "official-isotropic": rf"stem\.{_WB}|blocks\.\d+\.((dwconv|norm|pwconv1|pwconv2)\.{_WB}|gamma)"
+        rf"|norm\.{_WB}|head\.{_WB}",
+    }.items()
+}
 
 
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -226,5 +239,6 @@ def export_state_dict(model: nn.Module, layout: str = "official") -> dict[str, t
         raise ValueError(
             f"this {type(model).__name__} does not fit the {layout!r} layout: {len(misfits)} of its "
             f"{len(out)} tensors have no counterpart there ({_first(misfits, 3)}); layouts it fits: "
-            + (", ".join(fits) or "none"))
+            + (", ".join(fits) or "none")
+        )
     return out

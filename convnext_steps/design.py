@@ -7,6 +7,7 @@ in the same place of the network. A class that the earlier network does not use 
 added; one the later network no longer uses, as removed. Where a step is written on top of an equivalent
 rewrite of the class it replaces (`steps/rewrites.py`), the rewrite is shown as its own, labelled part.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,8 +90,9 @@ def _label(cls: type) -> str:
 def _class_diff(old: type | None, new: type | None, title: str) -> str:
     before = _source(old) if old is not None else []
     after = _source(new) if new is not None else []
-    lines = difflib.unified_diff(before, after, fromfile=_label(old) if old else "/dev/null",
-                                 tofile=_label(new) if new else "/dev/null", n=2)
+    lines = difflib.unified_diff(
+        before, after, fromfile=_label(old) if old else "/dev/null", tofile=_label(new) if new else "/dev/null", n=2
+    )
     return f"{title}\n" + "".join(lines)
 
 
@@ -122,8 +124,10 @@ def design_diff(a: int | str | Step, b: int | str | Step | None = None) -> str:
     if b is None:
         new = get_step(a)
         if new.previous is None:
-            raise ValueError(f"step {new.id} is the starting point: there is no step before it to diff against "
-                             "(give two steps to compare it with another one)")
+            raise ValueError(
+                f"step {new.id} is the starting point: there is no step before it to diff against "
+                "(give two steps to compare it with another one)"
+            )
         old = get_step(new.previous)
     else:
         old, new = get_step(a), get_step(b)
@@ -131,15 +135,18 @@ def design_diff(a: int | str | Step, b: int | str | Step | None = None) -> str:
     if old is new:
         return parts[0] + "\n\nthe same step: nothing changes\n"
     config = config_changes(old, new)
-    parts.append("config (NetConfig fields that change):\n"
-                 + "".join(f"  {field}: {before} -> {after}\n" for field, before, after in config))
+    parts.append(
+        "config (NetConfig fields that change):\n"
+        + "".join(f"  {field}: {before} -> {after}\n" for field, before, after in config)
+    )
     replaced, added, removed = _pairs(old, new)
     neighbours = b is None
     for before, after in replaced:
         rewrite = REWRITES.get(before) if neighbours else None
         if rewrite is not None and rewrite is not after:
-            parts.append(_class_diff(before, rewrite, "equivalent rewrite (same parameters, same outputs; not a "
-                                                      "design change):"))
+            parts.append(
+                _class_diff(before, rewrite, "equivalent rewrite (same parameters, same outputs; not a design change):")
+            )
             before = rewrite
         parts.append(_class_diff(before, after, "class changed:"))
     parts += [_class_diff(None, cls, "class added:") for cls in added]

@@ -3,10 +3,11 @@
 Like `plots`, every function takes data (or a step) and returns a matplotlib Figure; nothing here is hand-drawn:
 a block diagram is `trace.trace_block` of the step's own network, drawn box by box.
 """
+
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -16,19 +17,33 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch, R
 from .roadmap import Step, get_step
 from .trace import Op, trace_block, trace_stem
 
-__all__ = ["KIND_COLOURS", "STEP_VIEWS", "block_ops", "changed_ops", "block_diagram_figure", "step_diagram_figure",
-           "norm_axes_figure", "weight_tensor_figure"]
+__all__ = [
+    "KIND_COLOURS",
+    "STEP_VIEWS",
+    "block_ops",
+    "changed_ops",
+    "block_diagram_figure",
+    "step_diagram_figure",
+    "norm_axes_figure",
+    "weight_tensor_figure",
+]
 
 KIND_COLOURS = {
-    "conv": "#9ecae1", "linear": "#9ecae1", "depthwise conv": "#fdae6b", "norm": "#a1d99b", "activation": "#dadaeb",
-    "layer scale": "#d9d9d9", "pool": "#d9d9d9",
+    "conv": "#9ecae1",
+    "linear": "#9ecae1",
+    "depthwise conv": "#fdae6b",
+    "norm": "#a1d99b",
+    "activation": "#dadaeb",
+    "layer scale": "#d9d9d9",
+    "pool": "#d9d9d9",
 }
 _HIGHLIGHT = "#d62728"
 _SKIP = ("input", "identity", "drop path", "permute", "add")
 
 
-def block_ops(step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False,
-              part: str = "block") -> list[Op]:
+def block_ops(
+    step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False, part: str = "block"
+) -> list[Op]:
     """The traced operations a diagram draws: a block (see `trace.trace_block`) or, with part="stem", the stem."""
     if part == "stem":
         return trace_stem(step)
@@ -83,23 +98,49 @@ def _column(ax, x: float, title: str, ops: Sequence[Op], changed: Sequence[bool]
         if op.layout != layout and op.layout in ("NCHW", "NHWC"):
             note, layout = f"permute to {op.layout}", op.layout
         if note:
-            ax.text(x + 0.08, (prev_bottom + box_top) / 2, note, fontsize=6.5, style="italic", va="center",
-                    color="#555555")
+            ax.text(
+                x + 0.08, (prev_bottom + box_top) / 2, note, fontsize=6.5, style="italic", va="center", color="#555555"
+            )
         _arrow(ax, x, prev_bottom, box_top)
         colour = KIND_COLOURS.get(op.kind, "#eeeeee")
-        ax.add_patch(FancyBboxPatch((x - width / 2, box_top - box_h), width, box_h, boxstyle="round,pad=0.02",
-                                    fc=colour, ec=_HIGHLIGHT if is_changed else "black",
-                                    lw=2.4 if is_changed else 0.8))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - width / 2, box_top - box_h),
+                width,
+                box_h,
+                boxstyle="round,pad=0.02",
+                fc=colour,
+                ec=_HIGHLIGHT if is_changed else "black",
+                lw=2.4 if is_changed else 0.8,
+            )
+        )
         ax.text(x, box_top - box_h / 2, op.label, ha="center", va="center", fontsize=7.5)
         prev_bottom, y = box_top - box_h, box_top - box_h - gap
     downsampling = [i for i, o in enumerate(drawn) if o.branch == "downsample"]
     if downsampling:  # a dashed frame around the separate downsampling layer
         frame_top = -downsampling[0] * (box_h + gap) + 0.12
         frame_bottom = -downsampling[-1] * (box_h + gap) - box_h - 0.12
-        ax.add_patch(Rectangle((x - width / 2 - 0.12, frame_bottom), width + 0.24, frame_top - frame_bottom,
-                               fill=False, ls="--", lw=0.8, ec="#555555"))
-        ax.text(x - width / 2 - 0.3, (frame_top + frame_bottom) / 2, "downsampling", ha="center", va="center",
-                rotation=90, fontsize=6.5, color="#555555")
+        ax.add_patch(
+            Rectangle(
+                (x - width / 2 - 0.12, frame_bottom),
+                width + 0.24,
+                frame_top - frame_bottom,
+                fill=False,
+                ls="--",
+                lw=0.8,
+                ec="#555555",
+            )
+        )
+        ax.text(
+            x - width / 2 - 0.3,
+            (frame_top + frame_bottom) / 2,
+            "downsampling",
+            ha="center",
+            va="center",
+            rotation=90,
+            fontsize=6.5,
+            color="#555555",
+        )
     residual = any(o.kind == "add" for o in ops)
     if not residual:  # a stem: no residual add, no shortcut
         ax.text(x, y + gap - 0.12, f"output {_shape(ops[-1])}", ha="center", va="top", fontsize=7, color="#555555")
@@ -107,8 +148,15 @@ def _column(ax, x: float, title: str, ops: Sequence[Op], changed: Sequence[bool]
     if not after_add:
         add_y = y - 0.25
         if layout != "NCHW":  # back to channels-first before the residual add
-            ax.text(x + 0.08, (prev_bottom + add_y + 0.22) / 2, "permute to NCHW", fontsize=6.5, style="italic",
-                    va="center", color="#555555")
+            ax.text(
+                x + 0.08,
+                (prev_bottom + add_y + 0.22) / 2,
+                "permute to NCHW",
+                fontsize=6.5,
+                style="italic",
+                va="center",
+                color="#555555",
+            )
         ax.add_patch(Circle((x, add_y), 0.22, fill=False, lw=1.2))
         ax.text(x, add_y, "+", ha="center", va="center", fontsize=11)
         _arrow(ax, x, prev_bottom, add_y + 0.22)
@@ -120,8 +168,17 @@ def _column(ax, x: float, title: str, ops: Sequence[Op], changed: Sequence[bool]
     colour = _HIGHLIGHT if shortcut_changed else "black"
     ax.plot([x, side, side], [start, start, add_y], color=colour, lw=1.2 if not shortcut_changed else 2.2)
     _arrow(ax, side, add_y, add_y, x_end=x + 0.22, colour=colour)
-    ax.text(side + 0.16, (start + add_y) / 2, "shortcut: " + _shortcut_label(ops), fontsize=6.5, va="center",
-            ha="center", rotation=90, rotation_mode="anchor", color=colour)
+    ax.text(
+        side + 0.16,
+        (start + add_y) / 2,
+        "shortcut: " + _shortcut_label(ops),
+        fontsize=6.5,
+        va="center",
+        ha="center",
+        rotation=90,
+        rotation_mode="anchor",
+        color=colour,
+    )
     ax.text(x, y + gap - 0.12, f"output {_shape(ops[-1])}", ha="center", va="top", fontsize=7, color="#555555")
     return y
 
@@ -131,13 +188,29 @@ def _shape(op: Op) -> str:
 
 
 def _arrow(ax, x, y0, y1, x_end=None, colour="black"):
-    ax.add_patch(FancyArrowPatch((x, y0), (x_end if x_end is not None else x, y1), arrowstyle="-|>",
-                                 mutation_scale=8, lw=0.9, color=colour, shrinkA=0, shrinkB=0))
+    ax.add_patch(
+        FancyArrowPatch(
+            (x, y0),
+            (x_end if x_end is not None else x, y1),
+            arrowstyle="-|>",
+            mutation_scale=8,
+            lw=0.9,
+            color=colour,
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
 
 
-def block_diagram_figure(steps: Sequence[int | str | Step], stage: int = 0, index: int = 1,
-                         with_downsample: bool = False, highlight: bool = True,
-                         titles: Sequence[str] | None = None, part: str = "block") -> Figure:
+def block_diagram_figure(
+    steps: Sequence[int | str | Step],
+    stage: int = 0,
+    index: int = 1,
+    with_downsample: bool = False,
+    highlight: bool = True,
+    titles: Sequence[str] | None = None,
+    part: str = "block",
+) -> Figure:
     """Block diagrams of several steps side by side, traced from their networks.
 
     Each column is one block (default: stage 1's second block), top to bottom: its layers with kind, kernel and
@@ -158,8 +231,10 @@ def block_diagram_figure(steps: Sequence[int | str | Step], stage: int = 0, inde
     ax.set_ylim(bottom - 0.3, 1.3)
     ax.set_aspect("equal")
     ax.axis("off")
-    handles = [Patch(fc=KIND_COLOURS[k], ec="black", label=k)
-               for k in ("conv", "depthwise conv", "norm", "activation", "layer scale")]
+    handles = [
+        Patch(fc=KIND_COLOURS[k], ec="black", label=k)
+        for k in ("conv", "depthwise conv", "norm", "activation", "layer scale")
+    ]
     if highlight and len(steps) > 1:
         handles.append(Patch(fc="white", ec=_HIGHLIGHT, lw=2, label="new or changed vs. the left"))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False)
@@ -199,8 +274,16 @@ def norm_axes_figure(n: int = 3, c: int = 6, hw: int = 5) -> Figure:
             x0 = s * (hw + 1)
             for ch in range(c):
                 for p in range(hw):
-                    ax.add_patch(Rectangle((x0 + p, c - 1 - ch), 1, 1, fc="#3182bd" if inside(s, ch, p) else "white",
-                                           ec="#999999", lw=0.6))
+                    ax.add_patch(
+                        Rectangle(
+                            (x0 + p, c - 1 - ch),
+                            1,
+                            1,
+                            fc="#3182bd" if inside(s, ch, p) else "white",
+                            ec="#999999",
+                            lw=0.6,
+                        )
+                    )
             ax.text(x0 + hw / 2, -0.5, f"sample {s + 1}", ha="center", va="top", fontsize=8)
         ax.text(-0.4, c / 2, "C (channels)", rotation=90, ha="right", va="center", fontsize=8)
         ax.text(n * (hw + 1) / 2 - 0.5, c + 0.3, "H x W (pixels) of each sample", ha="center", va="bottom", fontsize=8)
@@ -220,17 +303,21 @@ def weight_tensor_figure(dense: torch.Tensor, depthwise: torch.Tensor) -> Figure
     conv has only the diagonal: channel i feeds channel i alone.
     """
     if dense.ndim != 4 or depthwise.ndim != 4 or depthwise.shape[1] != 1:
-        raise ValueError(f"expected (C_out, C_in, k, k) and (C, 1, k, k) weights, got {tuple(dense.shape)} and "
-                         f"{tuple(depthwise.shape)}")
+        raise ValueError(
+            f"expected (C_out, C_in, k, k) and (C, 1, k, k) weights, got {tuple(dense.shape)} and "
+            f"{tuple(depthwise.shape)}"
+        )
     c_out, c_in, k, _ = dense.shape
     full = dense.permute(0, 2, 1, 3).reshape(c_out * k, c_in * k)
     diagonal = torch.full((depthwise.shape[0] * k, depthwise.shape[0] * k), float("nan"))
     for i in range(depthwise.shape[0]):
-        diagonal[i * k:(i + 1) * k, i * k:(i + 1) * k] = depthwise[i, 0]
+        diagonal[i * k : (i + 1) * k, i * k : (i + 1) * k] = depthwise[i, 0]
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.4))
     limit = max(dense.abs().max().item(), depthwise.abs().max().item())
-    for ax, grid, title in ((axes[0], full, f"dense {k}x{k} conv: {dense.numel():,} weights"),
-                            (axes[1], diagonal, f"depthwise {k}x{k} conv: {depthwise.numel():,} weights")):
+    for ax, grid, title in (
+        (axes[0], full, f"dense {k}x{k} conv: {dense.numel():,} weights"),
+        (axes[1], diagonal, f"depthwise {k}x{k} conv: {depthwise.numel():,} weights"),
+    ):
         image = ax.imshow(grid.detach().numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_xticks([k * j + (k - 1) / 2 for j in range(grid.shape[1] // k)], range(grid.shape[1] // k), fontsize=7)
         ax.set_yticks([k * i + (k - 1) / 2 for i in range(grid.shape[0] // k)], range(grid.shape[0] // k), fontsize=7)

@@ -3,6 +3,7 @@
 Stochastic-depth defaults are the paper's ImageNet-1K rates (T/S/B/L: 0.1/0.4/0.5/0.5); XL, which the
 paper trains only with ImageNet-22K pre-training, uses its 22K rate (0.2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,8 +11,16 @@ from dataclasses import dataclass
 from .network import Network
 from .steps.step12_separate_downsampling import CONFIG as CONVNEXT_T
 
-__all__ = ["FamilyMember", "FAMILY", "convnext", "convnext_tiny", "convnext_small", "convnext_base",
-           "convnext_large", "convnext_xlarge"]
+__all__ = [
+    "FamilyMember",
+    "FAMILY",
+    "convnext",
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "convnext_large",
+    "convnext_xlarge",
+]
 
 
 @dataclass(frozen=True)

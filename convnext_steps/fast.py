@@ -7,6 +7,7 @@ allocating those tensors (page faults on new memory) saves more time than the el
 (docs/benchmarks.md). Under autograd, in training mode, or where autocast would promote types, a block runs
 the plain code of `steps/step12_separate_downsampling.py`.
 """
+
 from __future__ import annotations
 
 import copy

@@ -3,19 +3,28 @@
 Each figure is one function of this module's `FIGURES` table (file name -> builder); the builders compute their
 data the way the notebooks do and draw it with `plots` and `diagrams`.
 """
+
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
 from . import diagrams, plots
-from .measure import (block_drop_path_rates, cost_breakdown, count_macs, effective_receptive_field, measure_roadmap,
-                      stage_costs, stage_shapes)
+from .measure import (
+    block_drop_path_rates,
+    cost_breakdown,
+    count_macs,
+    effective_receptive_field,
+    measure_roadmap,
+    stage_costs,
+    stage_shapes,
+)
 from .roadmap import EXTENSIONS, ROADMAP, build_model
 from .steps.step07_kernel_7x7 import KERNEL_SWEEP
 from .training.checkpoint import save_atomic
@@ -31,8 +40,9 @@ def _erf() -> Figure:
     erfs = {}
     for step, label in (("06", "3x3 depthwise (step 06)"), ("07", "7x7 depthwise (step 07)")):
         torch.manual_seed(0)
-        erfs[label] = effective_receptive_field(build_model(step), plots.ERF_IMAGE_SIZE, plots.ERF_INPUTS,
-                                                plots.ERF_SEED)
+        erfs[label] = effective_receptive_field(
+            build_model(step), plots.ERF_IMAGE_SIZE, plots.ERF_INPUTS, plots.ERF_SEED
+        )
     return plots.erf_figure(erfs)
 
 
@@ -52,8 +62,10 @@ def _depthwise() -> Figure:
 
 
 def _kernel_sweep() -> Figure:
-    rows = [dict(kernel_size=k, paper_gflops=g, paper_top1=t, gmacs=count_macs(build_model("07", kernel_size=k)) / 1e9)
-            for k, (g, t) in KERNEL_SWEEP.items()]
+    rows = [
+        dict(kernel_size=k, paper_gflops=g, paper_top1=t, gmacs=count_macs(build_model("07", kernel_size=k)) / 1e9)
+        for k, (g, t) in KERNEL_SWEEP.items()
+    ]
     return plots.kernel_sweep_figure(rows)
 
 
@@ -86,8 +98,11 @@ FIGURES: dict[str, Callable[[], Figure]] = {
 
 def _isotropic_shapes() -> Figure:
     nets = {}
-    for step, label in (("12", "ConvNeXt-T (step 12)"), ("isotropic_s", "isotropic ConvNeXt-S"),
-                        ("isotropic_l", "isotropic ConvNeXt-L")):
+    for step, label in (
+        ("12", "ConvNeXt-T (step 12)"),
+        ("isotropic_s", "isotropic ConvNeXt-S"),
+        ("isotropic_l", "isotropic ConvNeXt-L"),
+    ):
         with torch.device("meta"):  # shapes only
             model = build_model(step)
         nets[label] = (stage_shapes(model), model.config.depths)
@@ -118,11 +133,13 @@ def _grn_norms() -> Figure:
     return plots.channel_norms_figure(before, after, title)
 
 
-FIGURES.update({
-    "isotropic_stage_shapes.png": _isotropic_shapes,
-    "grn_channel_norms.png": _grn_norms,
-    **{f"blocks/{s.id}.png": (lambda s=s: diagrams.step_diagram_figure(s.id)) for s in EXTENSIONS},
-})
+FIGURES.update(
+    {
+        "isotropic_stage_shapes.png": _isotropic_shapes,
+        "grn_channel_norms.png": _grn_norms,
+        **{f"blocks/{s.id}.png": (lambda s=s: diagrams.step_diagram_figure(s.id)) for s in EXTENSIONS},
+    }
+)
 
 
 def save_figures(out_dir: str | os.PathLike = "images", names: list[str] | None = None) -> list[Path]:
@@ -137,7 +154,7 @@ def save_figures(out_dir: str | os.PathLike = "images", names: list[str] | None 
         path.parent.mkdir(parents=True, exist_ok=True)
         fig = FIGURES[name]()
         try:
-            save_atomic(path, lambda f: fig.savefig(f, dpi=100, format="png"))
+            save_atomic(path, functools.partial(fig.savefig, dpi=100, format="png"))
         finally:
             plt.close(fig)
         paths.append(path)

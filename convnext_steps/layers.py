@@ -1,4 +1,5 @@
 """Layers written out by hand, in one place; each says in one line why it is not imported."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Measuring a network, in one place: parameters, multiply-adds, feature-map shapes, latency."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,21 @@ from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_macs", "cost_breakdown", "stage_costs", "stage_shapes", "time_forward", "time_interleaved", "peak_memory_bytes",
-           "latency_ms", "measure_roadmap", "effective_receptive_field", "erf_extent", "block_drop_path_rates"]
+__all__ = [
+    "count_params",
+    "count_macs",
+    "cost_breakdown",
+    "stage_costs",
+    "stage_shapes",
+    "time_forward",
+    "time_interleaved",
+    "peak_memory_bytes",
+    "latency_ms",
+    "measure_roadmap",
+    "effective_receptive_field",
+    "erf_extent",
+    "block_drop_path_rates",
+]
 
 
 def count_params(model: nn.Module) -> int:
@@ -19,8 +33,9 @@ def count_params(model: nn.Module) -> int:
 def _meta_forward(model: nn.Module, image_size: int, in_chans: int) -> FlopCounterMode:
     """One eval-mode forward pass of one image on the meta device (shapes only: no memory, no arithmetic),
     with the model's own weights swapped for meta tensors of the same shapes, under a FLOP counter."""
-    tensors = {name: torch.empty_like(t, device="meta")
-               for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    tensors = {
+        name: torch.empty_like(t, device="meta") for name, t in [*model.named_parameters(), *model.named_buffers()]
+    }
     dtype = next(iter(tensors.values())).dtype if tensors else torch.float32
     x = torch.zeros(1, in_chans, image_size, image_size, dtype=dtype, device="meta")
     was_training = model.training
@@ -124,8 +139,9 @@ def time_forward(fn, warmup: int = 2, rounds: int = 5, sync=None, clock=time.per
     return times
 
 
-def time_interleaved(fns: dict, warmup: int = 2, rounds: int = 5, sync=None, clock=time.perf_counter,
-                     progress=None) -> dict[str, list[float]]:
+def time_interleaved(
+    fns: dict, warmup: int = 2, rounds: int = 5, sync=None, clock=time.perf_counter, progress=None
+) -> dict[str, list[float]]:
     """`time_forward` for several callables, one call of each per round, so that a change in load
     (other processes, clock speed) during the measurement hits all of them alike.
 
@@ -172,8 +188,11 @@ def peak_memory_bytes(fn, device: torch.device | str = "cpu") -> int:
         with open(path) as f:
             trace = json.load(f)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
-    changes = sorted((e["ts"], e["args"]["Bytes"], e["args"]["Addr"]) for e in events
-                     if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0)  # 0: CPU
+    changes = sorted(
+        (e["ts"], e["args"]["Bytes"], e["args"]["Addr"])
+        for e in events
+        if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0
+    )  # 0: CPU
     alive, live, peak = {}, 0, 0
     for _, nbytes, addr in changes:
         if nbytes > 0:
@@ -213,8 +232,14 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
 
     with torch.device("meta"):  # structure only: counting needs no weights
         steps = [
-            row(step.build(), id=step.id, title=step.title, change=step.change,
-                paper_gflops=step.paper_gflops, paper_top1=step.paper_top1)
+            row(
+                step.build(),
+                id=step.id,
+                title=step.title,
+                change=step.change,
+                paper_gflops=step.paper_gflops,
+                paper_top1=step.paper_top1,
+            )
             for step in ROADMAP
         ]
         sweep = []
@@ -225,9 +250,17 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
                 for k, (gflops, top1) in KERNEL_SWEEP.items()
             ]
         extensions = [
-            row(step.build(), id=step.id, title=step.title, change=step.change, previous=step.previous,
-                paper_params_m=step.paper_params_m, paper_gflops=step.paper_gflops, paper_top1=step.paper_top1,
-                source=step.source)
+            row(
+                step.build(),
+                id=step.id,
+                title=step.title,
+                change=step.change,
+                previous=step.previous,
+                paper_params_m=step.paper_params_m,
+                paper_gflops=step.paper_gflops,
+                paper_top1=step.paper_top1,
+                source=step.source,
+            )
             for step in EXTENSIONS
         ]
     return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep, "extensions": extensions}
@@ -277,7 +310,7 @@ def erf_extent(erf: torch.Tensor, fraction: float = 0.9) -> int:
     cy = round((erf.sum(1) * ys).sum().item() / total)
     cx = round((erf.sum(0) * xs).sum().item() / total)
     for r in range(max(erf.shape)):
-        box = erf[max(cy - r, 0): cy + r + 1, max(cx - r, 0): cx + r + 1]
+        box = erf[max(cy - r, 0) : cy + r + 1, max(cx - r, 0) : cx + r + 1]
         if box.sum().item() >= fraction * total:
             return 2 * r + 1
     return 2 * max(erf.shape) - 1

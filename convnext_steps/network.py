@@ -4,11 +4,12 @@ A step changes the network only through its `NetConfig`: which stem, block and
 downsampling layer to use, and the widths and depths. Everything else (stage
 wiring, the stochastic-depth schedule, weight init, input checks) lives here once.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -54,7 +55,7 @@ class NetConfig:
         if type(self.stem_stride) is not int or self.stem_stride < 1:
             raise ValueError(f"stem_stride must be a positive integer, got {self.stem_stride!r}")
 
-    def replace(self, **changes) -> "NetConfig":
+    def replace(self, **changes) -> NetConfig:
         """A copy with some fields changed; unknown field names raise a ValueError listing the valid ones."""
         valid = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - valid)

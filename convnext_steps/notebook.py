@@ -3,6 +3,7 @@
 Each renders as a Markdown code block in Jupyter; its plain-text form (what a console, or nbval, sees) is the text
 itself, with no object address, so it is the same on every run and machine.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,8 +42,9 @@ def show_class(cls: type) -> Code:
     return Code(textwrap.dedent(inspect.getsource(cls)), "python")
 
 
-def show_trace(step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False,
-               part: str = "block") -> Code:
+def show_trace(
+    step: int | str | Step, stage: int = 0, index: int = 1, with_downsample: bool = False, part: str = "block"
+) -> Code:
     """Every operation of one block of a step (default: stage 1's second block), or of its stem (part="stem"),
     with its output shape and memory layout."""
     if part == "stem":
@@ -53,8 +55,13 @@ def show_trace(step: int | str | Step, stage: int = 0, index: int = 1, with_down
 def step_row(step: int | str | Step, model: nn.Module, image_size: int = 224) -> dict:
     """One table row: a built step's parameters and measured GMACs beside the paper's GFLOPs and top-1."""
     step = get_step(step)
-    return dict(id=step.id, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9,
-                paper_gflops=step.paper_gflops, paper_top1=step.paper_top1)
+    return dict(
+        id=step.id,
+        params=count_params(model),
+        gmacs=count_macs(model, image_size) / 1e9,
+        paper_gflops=step.paper_gflops,
+        paper_top1=step.paper_top1,
+    )
 
 
 # column -> (header, format); other columns print with str(), or 2 decimals for floats

@@ -10,26 +10,38 @@ wrong one fails (tests/test_pitfalls.py asserts both directions):
 4. Drop-path rates set per stage instead of rising linearly per block over the whole network.
 5. The 4x4 patchify stem with its stride left at 1: overlapping windows and no downsampling.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from .layers import LN_EPS
-from .steps import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
 from .measure import stage_shapes
 from .network import Network
+from .steps import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
 
 __all__ = [
-    "groupnorm_as_layernorm", "normalises_each_pixel",
-    "grouped_bottleneck", "GROUPED_CONV_CONFIG", "spatial_convs", "is_depthwise",
-    "stem_then_downsample", "EXTRA_DOWNSAMPLE_CONFIG", "final_map_size",
-    "per_stage_drop_path_rates", "set_drop_path_rates", "rises_linearly_per_block",
-    "stride1_patchify_stem", "STRIDE1_STEM_CONFIG", "stem_output_shape",
+    "groupnorm_as_layernorm",
+    "normalises_each_pixel",
+    "grouped_bottleneck",
+    "GROUPED_CONV_CONFIG",
+    "spatial_convs",
+    "is_depthwise",
+    "stem_then_downsample",
+    "EXTRA_DOWNSAMPLE_CONFIG",
+    "final_map_size",
+    "per_stage_drop_path_rates",
+    "set_drop_path_rates",
+    "rises_linearly_per_block",
+    "stride1_patchify_stem",
+    "STRIDE1_STEM_CONFIG",
+    "stem_output_shape",
 ]
 
 
 # 1. GroupNorm(1, C) is not ConvNeXt's LayerNorm --------------------------------------------------------------
+
 
 def groupnorm_as_layernorm(num_channels: int) -> nn.GroupNorm:
     """The pitfall: GroupNorm with one group, often called "LayerNorm for conv maps"."""
@@ -53,13 +65,16 @@ def normalises_each_pixel(norm: nn.Module, num_channels: int = 8, seed: int = 0,
 
 # 2. Grouped instead of depthwise -------------------------------------------------------------------------------
 
-def grouped_bottleneck(in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0,
-                       groups: int = 32) -> nn.Module:
+
+def grouped_bottleneck(
+    in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0, groups: int = 32
+) -> nn.Module:
     """The pitfall: step 03's bottleneck with its kxk conv split into ResNeXt's 32 groups, not depthwise."""
     block = step03_depthwise_conv.Bottleneck(in_dim, dim, kernel_size, stride, drop_path)
     width = block.dwconv.in_channels
-    block.dwconv = nn.Conv2d(width, width, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups,
-                             bias=False)
+    block.dwconv = nn.Conv2d(
+        width, width, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=False
+    )
     return block
 
 
@@ -68,8 +83,9 @@ GROUPED_CONV_CONFIG = step03_depthwise_conv.CONFIG.replace(block=grouped_bottlen
 
 def spatial_convs(model: Network) -> list[nn.Conv2d]:
     """The blocks' kxk convs (k > 1): the layers step 03 makes depthwise."""
-    return [m for stage in model.stages for m in stage.blocks.modules()
-            if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1]
+    return [
+        m for stage in model.stages for m in stage.blocks.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1
+    ]
 
 
 def is_depthwise(conv: nn.Conv2d) -> bool:
@@ -78,6 +94,7 @@ def is_depthwise(conv: nn.Conv2d) -> bool:
 
 
 # 3. A downsampler before stage 1 -------------------------------------------------------------------------------
+
 
 def stem_then_downsample(in_chans: int, dim: int) -> nn.Module:
     """The pitfall: the patchify stem followed by one more LN + 2x2 stride-2 layer (5 reductions, not 4)."""
@@ -94,6 +111,7 @@ def final_map_size(model: Network, image_size: int = 224) -> tuple[int, int]:
 
 
 # 4. Per-stage drop-path rates ----------------------------------------------------------------------------------
+
 
 def per_stage_drop_path_rates(depths: tuple[int, ...], drop_path_rate: float) -> list[float]:
     """The pitfall: one rate per stage (0 in stage 1 ... `drop_path_rate` in the last), flat within each stage."""
@@ -120,6 +138,7 @@ def rises_linearly_per_block(rates: list[float], drop_path_rate: float, tol: flo
 
 
 # 5. A stride-1 "patchify" stem ---------------------------------------------------------------------------------
+
 
 def stride1_patchify_stem(in_chans: int, dim: int) -> nn.Module:
     """The pitfall: step 11/12's stem with the 4x4 conv's stride left at its default of 1."""

@@ -3,11 +3,10 @@
 The notebooks call these (ending the cell with `plt.show()`), and `figures.save_figures` (behind `python -m
 convnext_steps figures`) computes the data, deterministically, and writes the PNGs in `images/`.
 """
+
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -19,14 +18,27 @@ from .measure import erf_extent
 from .roadmap import ROADMAP
 
 __all__ = [
-    "SECTIONS", "SWIN_T", "ERF_IMAGE_SIZE", "ERF_INPUTS", "ERF_SEED", "roadmap_rows", "roadmap_figure",
-    "params_macs_figure", "macs_latency_figure", "erf_figure", "drop_path_figure", "activation_figure",
-    "stage_share_figure", "kernel_sweep_figure", "component_costs_figure", "sample_grid_figure", "plot_training_curves",
+    "SECTIONS",
+    "SWIN_T",
+    "ERF_IMAGE_SIZE",
+    "ERF_INPUTS",
+    "ERF_SEED",
+    "roadmap_rows",
+    "roadmap_figure",
+    "params_macs_figure",
+    "macs_latency_figure",
+    "erf_figure",
+    "drop_path_figure",
+    "activation_figure",
+    "stage_share_figure",
+    "kernel_sweep_figure",
+    "component_costs_figure",
+    "sample_grid_figure",
+    "plot_training_curves",
 ]
 
 # The paper's grouping of the roadmap (Fig. 2 / Section 2): first step index -> section name.
-SECTIONS = {0: "Start", 1: "Macro design", 3: "ResNeXt", 5: "Inverted bottleneck", 6: "Large kernel",
-            8: "Micro design"}
+SECTIONS = {0: "Start", 1: "Macro design", 3: "ResNeXt", 5: "Inverted bottleneck", 6: "Large kernel", 8: "Micro design"}
 SWIN_T = {"top1": 81.3, "gflops": 4.5}  # Swin-T, the paper's Table 1: the target Fig. 2 marks
 # What the saved ERF figure measures (notebook 07 measures the same).
 ERF_IMAGE_SIZE, ERF_INPUTS, ERF_SEED = 160, 4, 0
@@ -63,8 +75,7 @@ def roadmap_figure(rows: Sequence[Mapping] | None = None, highlight: int | None 
         if i < len(rows):
             ax.text(hi - 0.05, -i + 0.38, SECTIONS[i], ha="right", va="top", fontsize=8, style="italic", alpha=0.7)
     ax.axvline(SWIN_T["top1"], color=_RED, ls="--", lw=1)
-    ax.text(SWIN_T["top1"], 0.75, f"Swin-T {SWIN_T['top1']} ({SWIN_T['gflops']}G)", color=_RED, fontsize=8,
-            ha="center")
+    ax.text(SWIN_T["top1"], 0.75, f"Swin-T {SWIN_T['top1']} ({SWIN_T['gflops']}G)", color=_RED, fontsize=8, ha="center")
     ax.set_xlim(lo, hi)
     ax.set_ylim(-len(rows) + 0.4, 1.2)
     ax.set_xlabel("ImageNet-1K top-1 (%), the paper's Table 10;  GFLOPs: paper (ours: measured GMACs)")
@@ -86,8 +97,9 @@ def params_macs_figure(rows: Sequence[Mapping]) -> Figure:
     left.set_title("Parameters (measured)", fontsize=10)
     width = 0.4
     right.bar([x - width / 2 for x in xs], [r["gmacs"] for r in rows], width, color=_BLUE, label="ours (GMACs)")
-    right.bar([x + width / 2 for x in xs], [r["paper_gflops"] for r in rows], width, color=_GREY,
-              label="paper (GFLOPs)")
+    right.bar(
+        [x + width / 2 for x in xs], [r["paper_gflops"] for r in rows], width, color=_GREY, label="paper (GFLOPs)"
+    )
     right.set_ylabel("G multiply-adds at 224x224")
     right.set_title("Multiply-adds: measured vs the paper", fontsize=10)
     right.legend(fontsize=8, loc="lower right")
@@ -114,8 +126,14 @@ def macs_latency_figure(rows: Sequence[Mapping], latency_ms: Sequence[float], de
         ax.annotate(r["id"][:2], (r["gmacs"], ms), textcoords="offset points", xytext=(4, 4), fontsize=8)
     per_gmac = latency_ms[0] / rows[0]["gmacs"]
     top = 1.1 * max(r["gmacs"] for r in rows)
-    ax.plot([0, top], [0, per_gmac * top], ls="--", color=_GREY, lw=1,
-            label=f"latency proportional to MACs (through step {rows[0]['id'][:2]})")
+    ax.plot(
+        [0, top],
+        [0, per_gmac * top],
+        ls="--",
+        color=_GREY,
+        lw=1,
+        label=f"latency proportional to MACs (through step {rows[0]['id'][:2]})",
+    )
     ax.set_xlim(0, top)
     ax.set_ylim(0, 1.15 * max(max(latency_ms), per_gmac * top))
     ax.set_xlabel("G multiply-adds at 224x224 (measured)")
@@ -132,8 +150,12 @@ def erf_figure(maps: Mapping[str, torch.Tensor], log: bool = True, floor: float 
     fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 0.8, 3.6), squeeze=False)
     for ax, (label, erf) in zip(axes[0], maps.items()):
         scaled = (erf / erf.max()).clamp_min(floor)
-        image = ax.imshow((scaled.log10() if log else scaled).numpy(), cmap="magma", vmin=torch.tensor(floor).log10().item()
-                          if log else 0.0, vmax=0.0 if log else 1.0)
+        image = ax.imshow(
+            (scaled.log10() if log else scaled).numpy(),
+            cmap="magma",
+            vmin=torch.tensor(floor).log10().item() if log else 0.0,
+            vmax=0.0 if log else 1.0,
+        )
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -148,8 +170,15 @@ def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[
     for i, depth in enumerate(depths):
         if i % 2 == 0:
             ax.axvspan(start - 0.5, start + depth - 0.5, color=_GREY, alpha=0.15, lw=0)
-        ax.text(start + depth / 2 - 0.5, 1.0, f"stage {i + 1}", transform=ax.get_xaxis_transform(), ha="center",
-                va="bottom", fontsize=8)
+        ax.text(
+            start + depth / 2 - 0.5,
+            1.0,
+            f"stage {i + 1}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
         start += depth
     for (label, rates), marker in zip(schedules.items(), "os^v"):
         ax.plot(range(len(rates)), rates, marker=marker, ms=4, label=label)
@@ -193,8 +222,15 @@ def stage_share_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
             share = 100 * part["macs"] / total
             ax.barh(y, share, left=left, color=colour, edgecolor="white", height=0.6)
             if share >= 6:
-                ax.text(left + share / 2, y, f"{part['part']}\n{share:.0f}%", ha="center", va="center", fontsize=8,
-                        color="white" if part["part"] in parts[:3] else "black")
+                ax.text(
+                    left + share / 2,
+                    y,
+                    f"{part['part']}\n{share:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if part["part"] in parts[:3] else "black",
+                )
             left += share
         ax.text(101, y, f"{total / 1e9:.2f} GMACs", va="center", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=9)
@@ -243,7 +279,10 @@ def component_costs_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
     """
     labels = list(costs)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, key, unit, title in ((axes[0], "params", 1e6, "parameters (M)"), (axes[1], "macs", 1e9, "GMACs at 224x224")):
+    for ax, key, unit, title in (
+        (axes[0], "params", 1e6, "parameters (M)"),
+        (axes[1], "macs", 1e9, "GMACs at 224x224"),
+    ):
         bottom = [0.0] * len(labels)
         for component, colour in _COMPONENT_COLOURS.items():
             values = [sum(r[key] for r in costs[label] if r["component"] == component) / unit for label in labels]
@@ -257,7 +296,6 @@ def component_costs_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
     axes[1].legend(fontsize=8, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
-
 
 
 def sample_grid_figure(images: Sequence[torch.Tensor], labels: Sequence[str], columns: int = 10) -> Figure:
@@ -276,14 +314,19 @@ def sample_grid_figure(images: Sequence[torch.Tensor], labels: Sequence[str], co
 
 # Training curves of `convnext_steps.train` runs (rows of OUTPUT/metrics.csv, as `read_metrics` returns them).
 _CURVE_LABELS = {
-    "train_loss": "train loss (label-smoothed)", "val_loss": "val cross-entropy", "val_top1": "val top-1 (%)",
-    "val_top5": "val top-5 (%)", "lr": "learning rate", "ema_val_top1": "EMA val top-1 (%)",
+    "train_loss": "train loss (label-smoothed)",
+    "val_loss": "val cross-entropy",
+    "val_top1": "val top-1 (%)",
+    "val_top5": "val top-5 (%)",
+    "lr": "learning rate",
+    "ema_val_top1": "EMA val top-1 (%)",
     "images_per_s": "images / s",
 }
 
 
-def plot_training_curves(runs: Mapping[str, Sequence[Mapping]], metrics: Sequence[str] = ("train_loss", "val_top1"),
-                         title: str | None = None) -> Figure:
+def plot_training_curves(
+    runs: Mapping[str, Sequence[Mapping]], metrics: Sequence[str] = ("train_loss", "val_top1"), title: str | None = None
+) -> Figure:
     """`metrics` against epoch, one panel each, one line per run; `runs` maps a legend label to its rows."""
     if not runs:
         raise ValueError("no runs to plot: pass {label: rows}, rows from train() or read_metrics()")
@@ -357,8 +400,10 @@ def channel_norms_figure(before: torch.Tensor, after: torch.Tensor, title: str =
     before, with the line of no change.
     """
     if before.ndim != 1 or before.shape != after.shape:
-        raise ValueError(f"expected two 1-D tensors of per-channel norms of one length, got {tuple(before.shape)} and "
-                         f"{tuple(after.shape)}")
+        raise ValueError(
+            f"expected two 1-D tensors of per-channel norms of one length, got {tuple(before.shape)} and "
+            f"{tuple(after.shape)}"
+        )
     before, after = before.detach().double(), after.detach().double()
     rel_before, rel_after = before / before.mean(), after / after.mean()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -366,8 +411,14 @@ def channel_norms_figure(before: torch.Tensor, after: torch.Tensor, title: str =
     bins = torch.linspace(0, top * 1.02, 41).tolist()
     for rel, label, colour in ((rel_before, "before", _GREY), (rel_after, "after", _BLUE)):
         spread = (rel.std() / rel.mean()).item()
-        left.hist(rel.tolist(), bins=bins, histtype="stepfilled", alpha=0.45, color=colour,
-                  label=f"{label} (std / mean {spread:.2f})")
+        left.hist(
+            rel.tolist(),
+            bins=bins,
+            histtype="stepfilled",
+            alpha=0.45,
+            color=colour,
+            label=f"{label} (std / mean {spread:.2f})",
+        )
     left.set_xlabel("channel L2 norm / mean over channels")
     left.set_ylabel("channels")
     left.legend(fontsize=8)

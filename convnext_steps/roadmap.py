@@ -9,11 +9,13 @@ isotropic ConvNeXt-S/B/L (Section 3.3) and the ConvNeXt V2-T block (Woo et al. 2
 (`ROADMAP` stays the paper's 13 steps), their figures are the published ones named in `source`, and
 `get_step` / `build_model` find them by id or unambiguous id prefix ("isotropic_b", "v2").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
 
+from .network import NetConfig, Network
 from .steps import (
     ext_isotropic,
     ext_v2_grn,
@@ -31,7 +33,6 @@ from .steps import (
     step11_layernorm,
     step12_separate_downsampling,
 )
-from .network import NetConfig, Network
 
 __all__ = ["Step", "ROADMAP", "STEP_IDS", "EXTENSIONS", "EXTENSION_IDS", "ALL_STEPS", "get_step", "build_model"]
 
@@ -64,37 +65,98 @@ class Step:
             raise ValueError(
                 f"step {self.id} is isotropic: one stage, as wide as its stem; give one depth, one width and the "
                 f"same stem width (e.g. depths=(6,), dims=(192,), stem_dim=192; --depths 6 --dims 192 --stem-dim 192 "
-                f"on the command line), got depths {config.depths}, dims {config.dims}, stem_dim {config.stem_dim}")
+                f"on the command line), got depths {config.depths}, dims {config.dims}, stem_dim {config.stem_dim}"
+            )
         return Network(config, num_classes)
 
 
 def _steps() -> tuple[Step, ...]:
     rows = [
-        ("resnet50", "ResNet-50", "The starting point: torchvision's ResNet-50 (7x7 stem + max-pool, "
-         "bottlenecks (3, 4, 6, 3), stride in the 3x3).", 4.09, 78.82, step00_resnet50),
-        ("stage_ratio", "Stage compute ratio", "Blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1.",
-         4.53, 79.36, step01_stage_ratio),
-        ("patchify_stem", "Patchify stem", "The 7x7/2 conv + max-pool stem becomes a 4x4 conv with stride 4.",
-         4.42, 79.51, step02_patchify_stem),
-        ("depthwise_conv", "Depthwise conv", "The bottleneck's 3x3 conv becomes depthwise (groups = channels).",
-         2.35, 78.28, step03_depthwise_conv),
-        ("wider_96", "Width 64 -> 96", "The network widens from 64 to 96 base channels, Swin-T's width.",
-         5.27, 80.50, step04_wider_96),
-        ("inverted_bottleneck", "Inverted bottleneck",
-         "The block becomes narrow-wide-narrow: 1x1 96->384, depthwise 3x3 on 384, 1x1 384->96.",
-         4.64, 80.64, step05_inverted_bottleneck),
-        ("dwconv_up", "Move the depthwise conv up",
-         "The depthwise conv moves to the top of the block, before the two 1x1 convs.", 4.07, 79.92, step06_dwconv_up),
+        (
+            "resnet50",
+            "ResNet-50",
+            "The starting point: torchvision's ResNet-50 (7x7 stem + max-pool, "
+            "bottlenecks (3, 4, 6, 3), stride in the 3x3).",
+            4.09,
+            78.82,
+            step00_resnet50,
+        ),
+        (
+            "stage_ratio",
+            "Stage compute ratio",
+            "Blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1.",
+            4.53,
+            79.36,
+            step01_stage_ratio,
+        ),
+        (
+            "patchify_stem",
+            "Patchify stem",
+            "The 7x7/2 conv + max-pool stem becomes a 4x4 conv with stride 4.",
+            4.42,
+            79.51,
+            step02_patchify_stem,
+        ),
+        (
+            "depthwise_conv",
+            "Depthwise conv",
+            "The bottleneck's 3x3 conv becomes depthwise (groups = channels).",
+            2.35,
+            78.28,
+            step03_depthwise_conv,
+        ),
+        (
+            "wider_96",
+            "Width 64 -> 96",
+            "The network widens from 64 to 96 base channels, Swin-T's width.",
+            5.27,
+            80.50,
+            step04_wider_96,
+        ),
+        (
+            "inverted_bottleneck",
+            "Inverted bottleneck",
+            "The block becomes narrow-wide-narrow: 1x1 96->384, depthwise 3x3 on 384, 1x1 384->96.",
+            4.64,
+            80.64,
+            step05_inverted_bottleneck,
+        ),
+        (
+            "dwconv_up",
+            "Move the depthwise conv up",
+            "The depthwise conv moves to the top of the block, before the two 1x1 convs.",
+            4.07,
+            79.92,
+            step06_dwconv_up,
+        ),
         ("kernel_7x7", "Kernel 7x7", "The depthwise kernel grows from 3x3 to 7x7.", 4.15, 80.57, step07_kernel_7x7),
         ("gelu", "ReLU -> GELU", "Every ReLU becomes a GELU.", 4.15, 80.62, step08_gelu),
-        ("fewer_activations", "Fewer activations", "Only one GELU is left per block, between the two 1x1 convs.",
-         4.15, 81.27, step09_fewer_activations),
-        ("fewer_norms", "Fewer norms", "Only one norm is left per block, after the depthwise conv.",
-         4.15, 81.41, step10_fewer_norms),
+        (
+            "fewer_activations",
+            "Fewer activations",
+            "Only one GELU is left per block, between the two 1x1 convs.",
+            4.15,
+            81.27,
+            step09_fewer_activations,
+        ),
+        (
+            "fewer_norms",
+            "Fewer norms",
+            "Only one norm is left per block, after the depthwise conv.",
+            4.15,
+            81.41,
+            step10_fewer_norms,
+        ),
         ("layernorm", "BN -> LN", "Every BatchNorm becomes a LayerNorm over channels.", 4.46, 81.47, step11_layernorm),
-        ("separate_downsampling", "Separate downsampling (ConvNeXt-T)",
-         "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain "
-         "layer scale.", 4.49, 81.97, step12_separate_downsampling),
+        (
+            "separate_downsampling",
+            "Separate downsampling (ConvNeXt-T)",
+            "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain "
+            "layer scale.",
+            4.49,
+            81.97,
+            step12_separate_downsampling,
+        ),
     ]
     ids = [f"{i:02d}_{row[0]}" for i, row in enumerate(rows)]
     return tuple(
@@ -111,16 +173,44 @@ def _extensions() -> tuple[Step, ...]:
     final = ROADMAP[-1].id
     iso = "Liu et al. 2022, Table 2 (Sec. 3.3); the official README agrees"
     rows = [
-        ("isotropic_s", "Isotropic ConvNeXt-S", "A 16x16 patchify stem, then one stage of 18 blocks at width 384 and "
-         "no downsampling, like ViT-S; no layer scale.", ext_isotropic, "CONFIG_S", ext_isotropic.PAPER["S"],
-         f"Liu et al. 2022, Table 2 (Sec. 3.3); the official README has top-1 {ext_isotropic.README['S'][2]}"),
-        ("isotropic_b", "Isotropic ConvNeXt-B", "A 16x16 patchify stem, then one stage of 18 blocks at width 768 and "
-         "no downsampling, like ViT-B; no layer scale.", ext_isotropic, "CONFIG_B", ext_isotropic.PAPER["B"], iso),
-        ("isotropic_l", "Isotropic ConvNeXt-L", "A 16x16 patchify stem, then one stage of 36 blocks at width 1024 and "
-         "no downsampling, like ViT-L.", ext_isotropic, "CONFIG_L", ext_isotropic.PAPER["L"], iso),
-        ("v2_tiny", "ConvNeXt V2-T block", "Each block normalises its hidden channels' responses with GRN after "
-         "the GELU and drops layer scale.", ext_v2_grn, "CONFIG", ext_v2_grn.README["T"],
-         "official ConvNeXt-V2 README (top-1 after FCMAE pre-training and fine-tuning)"),
+        (
+            "isotropic_s",
+            "Isotropic ConvNeXt-S",
+            "A 16x16 patchify stem, then one stage of 18 blocks at width 384 and "
+            "no downsampling, like ViT-S; no layer scale.",
+            ext_isotropic,
+            "CONFIG_S",
+            ext_isotropic.PAPER["S"],
+            f"Liu et al. 2022, Table 2 (Sec. 3.3); the official README has top-1 {ext_isotropic.README['S'][2]}",
+        ),
+        (
+            "isotropic_b",
+            "Isotropic ConvNeXt-B",
+            "A 16x16 patchify stem, then one stage of 18 blocks at width 768 and "
+            "no downsampling, like ViT-B; no layer scale.",
+            ext_isotropic,
+            "CONFIG_B",
+            ext_isotropic.PAPER["B"],
+            iso,
+        ),
+        (
+            "isotropic_l",
+            "Isotropic ConvNeXt-L",
+            "A 16x16 patchify stem, then one stage of 36 blocks at width 1024 and no downsampling, like ViT-L.",
+            ext_isotropic,
+            "CONFIG_L",
+            ext_isotropic.PAPER["L"],
+            iso,
+        ),
+        (
+            "v2_tiny",
+            "ConvNeXt V2-T block",
+            "Each block normalises its hidden channels' responses with GRN after the GELU and drops layer scale.",
+            ext_v2_grn,
+            "CONFIG",
+            ext_v2_grn.README["T"],
+            "official ConvNeXt-V2 README (top-1 after FCMAE pre-training and fine-tuning)",
+        ),
     ]
     return tuple(
         Step(len(ROADMAP) + i, id_, title, change, gflops, top1, module, final, config_name, params, source)

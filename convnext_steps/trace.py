@@ -5,6 +5,7 @@
 with its output shape, and tells whether the tensor is channels-first (N, C, H, W) or channels-last
 (N, H, W, C). The block diagrams in `plots.block_diagram_figure` are drawn from the same records.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -116,7 +117,9 @@ def trace_module(module: nn.Module, input_shape: tuple[int, ...]) -> list[Op]:
         else:
             here = "main"
         branch[node] = here
-        if kind == "layer scale" and not any(branch.get(a) == "param" for a in node.args if isinstance(a, torch.fx.Node)):
+        if kind == "layer scale" and not any(
+            branch.get(a) == "param" for a in node.args if isinstance(a, torch.fx.Node)
+        ):
             kind, label = "multiply", "x"
         ops.append(Op(name, kind, label, shape, layout[node], here))
     return ops
@@ -145,8 +148,9 @@ def block_at(model: nn.Module, stage: int = 0, index: int = 1) -> nn.Module:
     return blocks[index]
 
 
-def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_size: int = 224,
-                with_downsample: bool = False) -> list[Op]:
+def trace_block(
+    step: int | str | Step, stage: int = 0, index: int = 1, image_size: int = 224, with_downsample: bool = False
+) -> list[Op]:
     """The operations of one block of a step's network (default: stage 1's second block, at 224x224).
 
     `with_downsample=True` (for index 0 of stages 2-4) also traces the stage's separate downsampling layer
@@ -156,15 +160,19 @@ def trace_block(step: int | str | Step, stage: int = 0, index: int = 1, image_si
     with torch.device("meta"):  # shapes only
         model = step.build()
     if not 0 <= stage < len(model.stages):
-        raise ValueError(f"the network has {len(model.stages)} stages; stage {stage} is out of range "
-                         f"0..{len(model.stages) - 1}")
+        raise ValueError(
+            f"the network has {len(model.stages)} stages; stage {stage} is out of range 0..{len(model.stages) - 1}"
+        )
     with torch.no_grad():
         x = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size, device="meta"))[stage]
     ops = []
     downsample = model.stages[stage].downsample
     if with_downsample and index == 0 and not isinstance(downsample, nn.Identity):
-        ops = [Op(f"downsample.{o.name}", o.kind, o.label, o.shape, o.layout, "downsample")
-               for o in trace_module(downsample, tuple(x.shape)) if o.kind != "input"]
+        ops = [
+            Op(f"downsample.{o.name}", o.kind, o.label, o.shape, o.layout, "downsample")
+            for o in trace_module(downsample, tuple(x.shape))
+            if o.kind != "input"
+        ]
         ops.insert(0, Op("input", "input", "input", tuple(x.shape), "NCHW", "input"))
     block = block_at(model, stage, index)
     with torch.no_grad():  # the block's input: after the stage's downsampling layer and the blocks before it
@@ -187,7 +195,10 @@ def format_trace(ops: list[Op]) -> str:
     lines = []
     for o in ops:
         shape = "(" + ", ".join(str(d) for d in o.shape) + ")"
-        where = {"shortcut": "  [shortcut]", "downsample": "  [downsampling layer]",
-                 "after": "  [residual add]" if o.kind == "add" else "  [after the add]"}.get(o.branch, "")
+        where = {
+            "shortcut": "  [shortcut]",
+            "downsample": "  [downsampling layer]",
+            "after": "  [residual add]" if o.kind == "add" else "  [after the add]",
+        }.get(o.branch, "")
         lines.append(f"{o.name:<{width}}  {o.label:<{label_width}}  {shape:<18} {o.layout}{where}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 The trainer itself is the `convnext_steps.training` package: recipe, data, engine, checkpoints, entry.
 """
+
 import sys
 
 from .training.entry import build_parser, main, run, train

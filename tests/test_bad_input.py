@@ -1,4 +1,5 @@
 """Bad input gets a clear error naming what was expected, and nothing is lost."""
+
 import pytest
 import torch
 import torchvision
@@ -54,7 +55,9 @@ def test_checkpoint_of_another_size_is_refused_before_anything_is_copied(convnex
     with torch.device("meta"):  # ConvNeXt-T's depths at ConvNeXt-B's widths, saved in torchvision's layout
         wider = export_state_dict(build_model(12, stem_dim=128, dims=(128, 256, 512, 1024)), "torchvision-convnext")
     wider = {k: torch.zeros(v.shape) for k, v in wider.items()}
-    with pytest.raises(ValueError, match=r"'torchvision-convnext' layout.*shape mismatches.*classifier\.0\.bias \(1024,\) vs \(768,\)"):
+    with pytest.raises(
+        ValueError, match=r"'torchvision-convnext' layout.*shape mismatches.*classifier\.0\.bias \(1024,\) vs \(768,\)"
+    ):
         load_weights(convnext_t, wider)
     assert all(torch.equal(convnext_t.state_dict()[k], v) for k, v in before.items())
 

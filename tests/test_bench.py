@@ -1,5 +1,6 @@
 """`python -m convnext_steps bench` end to end at a tiny size, and its timing/memory helpers. No timed asserts: speed
 lives in docs/benchmarks.md."""
+
 import json
 
 import pytest
@@ -9,8 +10,21 @@ from convnext_steps.bench import format_bench
 from convnext_steps.cli import main
 from convnext_steps.measure import peak_memory_bytes, time_interleaved
 
-TINY = ["bench", "--device", "cpu", "--image-size", "32", "--batch-size", "2", "--train-batch-size", "2",
-        "--warmup", "0", "--rounds", "1"]
+TINY = [
+    "bench",
+    "--device",
+    "cpu",
+    "--image-size",
+    "32",
+    "--batch-size",
+    "2",
+    "--train-batch-size",
+    "2",
+    "--warmup",
+    "0",
+    "--rounds",
+    "1",
+]
 MODES = ("inference", "train")
 
 
@@ -54,7 +68,7 @@ def test_bench_vs_peers_json(capsys):
     assert report["kind"] == "vs-peers" and report["setup"]["modes"] == ["inference"]
     rows = {r["name"]: r for r in report["results"]}
     assert list(rows) == ["ours", "ours-optimized", "torchvision", "timm"]
-    for name, row in rows.items():
+    for row in rows.values():
         assert row["params"] == 28_589_128
         _check_timings(row, modes=("inference",))
     # Same weights, same batch: the peers' logits equal ours (bit for bit today; the issue allows 1e-5), and the
@@ -69,17 +83,20 @@ def test_bench_vs_peers_json(capsys):
     assert "ours / torchvision speed: inference" in table and "ours-optimized / timm speed: inference" in table
 
 
-@pytest.mark.parametrize("bad, message", [
-    (["--steps", "99"], "unknown step '99'; valid ids: 00_resnet50"),
-    (["--steps", "13"], "unknown step '13'"),
-    (["--batch-size", "0"], "positive integer"),
-    (["--image-size", "16"], "at least 32"),
-    (["--amp", "fp8"], "invalid choice"),
-    (["--modes", "backward"], "invalid choice"),
-    (["--device", "tpu"], "expected auto, cpu, cuda"),
-    (["--steps", "12", "--vs-peers"], "not allowed with argument"),
-    (["--compile", "--warmup", "0"], "--compile needs --warmup >= 1"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--steps", "99"], "unknown step '99'; valid ids: 00_resnet50"),
+        (["--steps", "13"], "unknown step '13'"),
+        (["--batch-size", "0"], "positive integer"),
+        (["--image-size", "16"], "at least 32"),
+        (["--amp", "fp8"], "invalid choice"),
+        (["--modes", "backward"], "invalid choice"),
+        (["--device", "tpu"], "expected auto, cpu, cuda"),
+        (["--steps", "12", "--vs-peers"], "not allowed with argument"),
+        (["--compile", "--warmup", "0"], "--compile needs --warmup >= 1"),
+    ],
+)
 def test_bench_rejects_bad_arguments(bad, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(TINY + bad)
@@ -121,8 +138,8 @@ def test_peak_memory_counts_what_is_alive_at_once():
 def test_training_matches_torchvision_with_drop_path_on():
     # Drop path scales the per-sample mask (not x) like torchvision: same seed, the very same numbers.
     import torchvision
-
     from conftest import randomize_
+
     from convnext_steps import build_model, load_weights
     from convnext_steps.convert import convert_state_dict
 

@@ -1,6 +1,7 @@
 """Checkpoints from outside: official training checkpoints (args, optimizer, EMA) load with weights_only and an
 explicit allowlist; refusals name the refused object; nothing in a malicious pickle runs; exporting checks
 that the model fits the layout, for every step and every layout."""
+
 import argparse
 import os
 
@@ -32,13 +33,34 @@ def official_training_checkpoint(tmp_path):
     optimizer = torch.optim.AdamW(model.parameters(), lr=4e-3)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
     optimizer.step()
-    args = argparse.Namespace(model="convnext_tiny", batch_size=128, lr=4e-3, drop_path=0.1, input_size=224,
-                              model_ema=True, model_ema_decay=0.9999, output_dir="/checkpoint/convnext", seed=0,
-                              device="cuda", resume="", layer_scale_init_value=1e-6, update_freq=1, use_amp=False)
+    args = argparse.Namespace(
+        model="convnext_tiny",
+        batch_size=128,
+        lr=4e-3,
+        drop_path=0.1,
+        input_size=224,
+        model_ema=True,
+        model_ema_decay=0.9999,
+        output_dir="/checkpoint/convnext",
+        seed=0,
+        device="cuda",
+        resume="",
+        layer_scale_init_value=1e-6,
+        update_freq=1,
+        use_amp=False,
+    )
     path = tmp_path / "checkpoint-best.pth"
-    torch.save({"model": export_state_dict(model, "official"), "optimizer": optimizer.state_dict(), "epoch": 299,
-                "scaler": torch.amp.GradScaler("cpu").state_dict(), "args": args,
-                "model_ema": export_state_dict(ema, "official")}, path)
+    torch.save(
+        {
+            "model": export_state_dict(model, "official"),
+            "optimizer": optimizer.state_dict(),
+            "epoch": 299,
+            "scaler": torch.amp.GradScaler("cpu").state_dict(),
+            "args": args,
+            "model_ema": export_state_dict(ema, "official"),
+        },
+        path,
+    )
     return path, model, ema
 
 
@@ -65,8 +87,11 @@ def test_ema_only_checkpoint_and_missing_ema(tmp_path):
         again = build_model(12, 10, **TINY)
         assert load_weights(again, tmp_path / "ema.pth", ema=take_ema) == "official" and _same(again, ema.state_dict())
     torch.save({"model": ema.state_dict(), "epoch": 3}, tmp_path / "plain.pth")
-    with pytest.raises(ValueError, match=r"plain.pth holds no EMA weights \(looked for 'model_ema', 'state_dict_ema', "
-                                         r"'ema'; found: 'model', 'epoch'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"plain.pth holds no EMA weights \(looked for 'model_ema', 'state_dict_ema', "
+        r"'ema'; found: 'model', 'epoch'\)",
+    ):
         load_weights(build_model(12, 10, **TINY), tmp_path / "plain.pth", ema=True)
     with pytest.raises(ValueError, match="the given object holds no EMA weights"):
         load_weights(build_model(12, 10, **TINY), ema.state_dict(), ema=True)
@@ -90,8 +115,9 @@ class _RunsCode:
 @pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy"])
 def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, zipfile):
     marker, path = tmp_path / "code_ran", tmp_path / "evil.pt"
-    torch.save({"model": {"w": torch.zeros(1)}, "payload": _RunsCode(marker)}, path,
-               _use_new_zipfile_serialization=zipfile)
+    torch.save(
+        {"model": {"w": torch.zeros(1)}, "payload": _RunsCode(marker)}, path, _use_new_zipfile_serialization=zipfile
+    )
     with pytest.raises(ValueError, match=f"cannot read checkpoint {path}: ") as refusal:
         load_weights(build_model(12, 10, **TINY), path)
     if zipfile:  # torch names the call it refused
@@ -105,9 +131,12 @@ def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, zipfile):
 def test_unsafe_global_is_named_with_torchs_reason(tmp_path):
     path = tmp_path / "object.pt"
     torch.save({"model": {"w": torch.zeros(1)}, "note": object()}, path)
-    with pytest.raises(ValueError, match=r"torch.load\(weights_only=True\) refuses to unpickle `builtins.object`: not "
-                                         r"an allowed type .*allowed are tensors, numbers, strings, containers and "
-                                         r"argparse.Namespace"):
+    with pytest.raises(
+        ValueError,
+        match=r"torch.load\(weights_only=True\) refuses to unpickle `builtins.object`: not "
+        r"an allowed type .*allowed are tensors, numbers, strings, containers and "
+        r"argparse.Namespace",
+    ):
         read_checkpoint(path)
 
 
@@ -142,8 +171,11 @@ def test_export_checks_that_the_model_fits_the_layout(layout, every_step):
         if step in FITS[layout]:
             assert set(export_state_dict(model, layout)) == {LAYOUTS[layout][0](k) for k in model.state_dict()}
         else:
-            with pytest.raises(ValueError, match=rf"does not fit the '{layout}' layout: \d+ of its \d+ tensors have "
-                                                 rf"no counterpart there .*; layouts it fits: ours"):
+            with pytest.raises(
+                ValueError,
+                match=rf"does not fit the '{layout}' layout: \d+ of its \d+ tensors have "
+                rf"no counterpart there .*; layouts it fits: ours",
+            ):
                 export_state_dict(model, layout)
         assert fitting_layouts(model) == [name for name in LAYOUTS if step in FITS[name]]
     with torch.device("meta"):

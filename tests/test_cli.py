@@ -1,4 +1,5 @@
 """The main job: `python -m convnext_steps roadmap`."""
+
 import json
 import subprocess
 import sys

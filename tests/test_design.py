@@ -1,15 +1,16 @@
 """What each step changes: its design diff stays small and honest, and each micro-design step is checked by what the
 network does (an activation's type and calls, a norm's type and count, ...), so that putting any step back to its
 predecessor's behaviour fails here, outside the notebooks."""
+
 import copy
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import randomize_
 from torch import nn
 
-from conftest import randomize_
 from convnext_steps import EXTENSIONS, ROADMAP, build_model, design_diff
 from convnext_steps.design import changed_lines
 from convnext_steps.steps import rewrites, step11_layernorm
@@ -30,18 +31,24 @@ def _class_lines(diff: str) -> list[str]:
 
 
 def test_config_only_steps_change_no_code():
-    assert design_diff("01").splitlines()[2:4] == ["config (NetConfig fields that change):",
-                                                   "  depths: (3, 4, 6, 3) -> (3, 3, 9, 3)"]
+    assert design_diff("01").splitlines()[2:4] == [
+        "config (NetConfig fields that change):",
+        "  depths: (3, 4, 6, 3) -> (3, 3, 9, 3)",
+    ]
     assert "  kernel_size: 3 -> 7" in design_diff("07")
-    assert "  stem_dim: 64 -> 96" in design_diff("04") and "  dims: (256, 512, 1024, 2048) -> (384, 768" in design_diff(4)
+    assert "  stem_dim: 64 -> 96" in design_diff("04") and "  dims: (256, 512, 1024, 2048) -> (384, 768" in design_diff(
+        4
+    )
     for step in ("01", "04", "07"):
         assert _class_lines(design_diff(step)) == [] and "no class changes" in design_diff(step)
 
 
 def test_gelu_step_changes_the_activation_and_nothing_else():
     lines = _class_lines(design_diff("08"))
-    assert [line.split("#")[0].rstrip() for line in lines] == ["-        self.act = nn.ReLU(inplace=True)",
-                                                             "+        self.act = nn.GELU()"]
+    assert [line.split("#")[0].rstrip() for line in lines] == [
+        "-        self.act = nn.ReLU(inplace=True)",
+        "+        self.act = nn.GELU()",
+    ]
 
 
 def test_final_step_shows_the_rewrite_apart_and_the_added_and_removed_classes():
@@ -84,8 +91,11 @@ def test_diff_command(tmp_path):
     bad = subprocess.run([*run, "05", "13"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
-        "python -m convnext_steps diff: error: unknown step '13'; valid ids: " + ", ".join(s.id for s in ROADMAP)
-        + "; extensions: " + ", ".join(s.id for s in EXTENSIONS)]
+        "python -m convnext_steps diff: error: unknown step '13'; valid ids: "
+        + ", ".join(s.id for s in ROADMAP)
+        + "; extensions: "
+        + ", ".join(s.id for s in EXTENSIONS)
+    ]
 
 
 @pytest.mark.parametrize("train", [False, True])
@@ -110,8 +120,11 @@ def test_the_rewrite_computes_what_step_11_computes(train):
 def _calls(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module]]:
     """(name, module) of every leaf module call of one forward pass, in order."""
     calls = []
-    handles = [m.register_forward_hook(lambda mod, args, out, name=name: calls.append((name, mod)))
-               for name, m in model.named_modules() if not list(m.children())]
+    handles = [
+        m.register_forward_hook(lambda mod, args, out, name=name: calls.append((name, mod)))
+        for name, m in model.named_modules()
+        if not list(m.children())
+    ]
     try:
         with torch.no_grad():
             model.eval()(x)
@@ -148,8 +161,9 @@ def behaviour(model: nn.Module) -> dict:
         "activations": sorted({type(m).__name__ for _, m in activations}),
         "activations_per_block": sum(n.startswith("stages.0.blocks.1.") for n, _ in activations),
         "norms_per_block": sum(isinstance(m, norms) for m in branch),
-        "norm_types": sorted({"BatchNorm" if isinstance(m, nn.BatchNorm2d) else "LayerNorm"
-                              for _, m in calls if isinstance(m, norms)}),
+        "norm_types": sorted(
+            {"BatchNorm" if isinstance(m, nn.BatchNorm2d) else "LayerNorm" for _, m in calls if isinstance(m, norms)}
+        ),
         "downsampling": "in blocks" if isinstance(model.stages[1].downsample, nn.Identity) else "separate layers",
         "stride_2_in_blocks": any(m.stride[0] == 2 for b in blocks for m in b.modules() if isinstance(m, nn.Conv2d)),
         "identity_shortcuts": all(_is_identity_shortcut(b) for b in blocks),
@@ -192,8 +206,12 @@ ESTABLISHES = {
     9: {"activations_per_block": 1},
     10: {"norms_per_block": 1},
     11: {"norm_types": ["LayerNorm"]},
-    12: {"downsampling": "separate layers", "stride_2_in_blocks": False, "identity_shortcuts": True,
-         "layer_scale": True},
+    12: {
+        "downsampling": "separate layers",
+        "stride_2_in_blocks": False,
+        "identity_shortcuts": True,
+        "layer_scale": True,
+    },
 }
 
 
@@ -221,10 +239,21 @@ def test_later_steps_keep_what_a_step_established(index, facts):
 
 def test_known_facts_of_the_start_and_the_end(facts):
     assert facts[0] == {
-        "depths": (3, 4, 6, 3), "stem": ((7, 2), "max-pool"), "depthwise": False, "width": 64, "expansion": 1,
-        "first_layer": "1x1", "kernel": 3, "activations": ["ReLU"], "activations_per_block": 3,
-        "norms_per_block": 3, "norm_types": ["BatchNorm"], "downsampling": "in blocks",
-        "stride_2_in_blocks": True, "identity_shortcuts": False, "layer_scale": False,
+        "depths": (3, 4, 6, 3),
+        "stem": ((7, 2), "max-pool"),
+        "depthwise": False,
+        "width": 64,
+        "expansion": 1,
+        "first_layer": "1x1",
+        "kernel": 3,
+        "activations": ["ReLU"],
+        "activations_per_block": 3,
+        "norms_per_block": 3,
+        "norm_types": ["BatchNorm"],
+        "downsampling": "in blocks",
+        "stride_2_in_blocks": True,
+        "identity_shortcuts": False,
+        "layer_scale": False,
     }
     assert facts[12]["stem"] == ((4, 4),) and facts[12]["expansion"] == 4 and facts[12]["norms_per_block"] == 1
 
@@ -234,8 +263,24 @@ def test_putting_a_step_back_fails_its_check():
     # ...) shows the predecessor's behaviour, which the checks above refuse.
     from convnext_steps import Network
 
-    for index, field in ((3, "block"), (6, "block"), (7, "kernel_size"), (8, "block"), (9, "block"), (10, "block"),
-                         (11, "block"), (2, "stem")):
+    for index, field in (
+        (3, "block"),
+        (6, "block"),
+        (7, "kernel_size"),
+        (8, "block"),
+        (9, "block"),
+        (10, "block"),
+        (11, "block"),
+        (2, "stem"),
+    ):
         step, previous = ROADMAP[index], ROADMAP[index - 1]
         reverted = behaviour(Network(step.config.replace(**{field: getattr(previous.config, field)})))
         assert any(reverted[k] != v for k, v in ESTABLISHES[index].items()), step.id
+
+
+def test_readme_example_is_what_the_command_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("$ python -m convnext_steps diff 08\n") + len("$ python -m convnext_steps diff 08\n")
+    assert readme[start : readme.index("```", start)] == design_diff("08")

@@ -1,11 +1,12 @@
 """Our networks against the reference implementations, with the same weights: logits must agree."""
+
 import pytest
 import timm
 import torch
 import torchvision
+from conftest import randomize_
 from timm.models.convnext import checkpoint_filter_fn
 
-from conftest import randomize_
 from convnext_steps import FAMILY, build_model, convnext, count_params, export_state_dict, load_weights
 from convnext_steps.convert import convert_state_dict
 
@@ -31,10 +32,14 @@ def test_step00_equals_torchvision_resnet50(x):
     assert (_logits(ours, x) - ref_out).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("reference,layout", [
-    (torchvision.models.convnext_tiny, "torchvision-convnext"),
-    (lambda: timm.create_model("convnext_tiny"), "timm-convnext"),
-], ids=["torchvision", "timm"])
+@pytest.mark.parametrize(
+    "reference,layout",
+    [
+        (torchvision.models.convnext_tiny, "torchvision-convnext"),
+        (lambda: timm.create_model("convnext_tiny"), "timm-convnext"),
+    ],
+    ids=["torchvision", "timm"],
+)
 def test_final_step_equals_reference_convnext_tiny(x, reference, layout):
     ref = randomize_(reference())
     ours = build_model(12)
@@ -77,13 +82,16 @@ def test_checkpoint_wrappers_are_unwrapped(tmp_path):
     assert load_weights(build_model(12), {"state_dict": ddp}) == "ours"
 
 
-@pytest.mark.parametrize("size,reference", [
-    ("tiny", torchvision.models.convnext_tiny),
-    ("small", torchvision.models.convnext_small),
-    ("base", torchvision.models.convnext_base),
-    ("large", torchvision.models.convnext_large),
-    ("xlarge", lambda: timm.create_model("convnext_xlarge")),
-])
+@pytest.mark.parametrize(
+    "size,reference",
+    [
+        ("tiny", torchvision.models.convnext_tiny),
+        ("small", torchvision.models.convnext_small),
+        ("base", torchvision.models.convnext_base),
+        ("large", torchvision.models.convnext_large),
+        ("xlarge", lambda: timm.create_model("convnext_xlarge")),
+    ],
+)
 def test_family_matches_references(size, reference):
     with torch.device("meta"):  # shapes and counts only: no memory, no init time
         ref, ours = reference(), convnext(size)
@@ -102,8 +110,13 @@ def test_family_small_logits_equal_torchvision():
 def test_family_parameter_counts():
     with torch.device("meta"):
         counts = {size: count_params(convnext(size)) for size in FAMILY}
-    assert counts == {"tiny": 28_589_128, "small": 50_223_688, "base": 88_591_464,
-                      "large": 197_767_336, "xlarge": 350_196_968}
+    assert counts == {
+        "tiny": 28_589_128,
+        "small": 50_223_688,
+        "base": 88_591_464,
+        "large": 197_767_336,
+        "xlarge": 350_196_968,
+    }
 
 
 def test_family_options():
@@ -122,4 +135,6 @@ def test_family_options():
 def test_models_are_built_from_this_package_only(step):
     for module in build_model(step).modules():
         origin = type(module).__module__
-        assert origin.startswith(("convnext_steps.", "torch.nn.", "torchvision.ops.")), f"{type(module).__name__} from {origin}"
+        assert origin.startswith(("convnext_steps.", "torch.nn.", "torchvision.ops.")), (
+            f"{type(module).__name__} from {origin}"
+        )

@@ -4,6 +4,7 @@ Each takes its step from the package, shows its design diff, block diagram and s
 links the papers, prints a bounded amount of text and ends with exercises whose collapsed solutions pass their
 checkers. nbval re-runs them separately; tests/test_notebooks.py checks their execution order and stderr.
 """
+
 import ast
 import json
 import re
@@ -16,8 +17,10 @@ from convnext_steps.exercises import EXERCISES
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXTENSION_NOTEBOOKS = {"16_isotropic_convnext": "isotropic_s", "17_convnext_v2_grn": "v2_tiny"}
-PAPERS = {"16_isotropic_convnext": ["https://arxiv.org/abs/2201.03545"],
-          "17_convnext_v2_grn": ["https://arxiv.org/abs/2201.03545", "https://arxiv.org/abs/2301.00808"]}
+PAPERS = {
+    "16_isotropic_convnext": ["https://arxiv.org/abs/2201.03545"],
+    "17_convnext_v2_grn": ["https://arxiv.org/abs/2201.03545", "https://arxiv.org/abs/2301.00808"],
+}
 
 
 def _cells(name: str) -> list[dict]:
@@ -78,16 +81,18 @@ def test_extension_notebook_ends_with_checked_exercises(name):
     cells = _cells(name)
     headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c)]
     assert len(headings) == 1, "one Exercises section"
-    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0]:]))
+    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0] :]))
     assert 1 <= len(asked) <= 3 and sorted(asked) == sorted(e for e in EXERCISES if e.startswith(name[:2]))
     for exercise in asked:
-        task = next(c for c in cells
-                    if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c))
+        task = next(
+            c for c in cells if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c)
+        )
         assert "answer = None" in _source(task) and _outputs(task).startswith(f"{exercise} not answered yet")
         note = f"*Solution {exercise}: the collapsed cell below computes the answer; open it on purpose.*"
         assert any(c["cell_type"] == "markdown" and _source(c) == note for c in cells)
-        solution = next(c for c in cells
-                        if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}"))
+        solution = next(
+            c for c in cells if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}")
+        )
         assert solution["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
         assert solution["metadata"]["tags"] == ["solution"]
         assert _outputs(solution).startswith(f"{exercise} right:"), "the stored solution passes its checker"
@@ -102,9 +107,12 @@ def test_notebook_16_sets_the_counts_beside_both_sources():
 
 def test_notebook_17_shows_timm_equality_and_what_grn_does():
     text = "\n".join(_outputs(c) for c in _code("17_convnext_v2_grn"))
-    for fact in ["max |ours - timm| <= 1e-5: True", "same parameter count: True (28,635,496)",
-                 "one pixel: x * (1 + gamma * |x| / mean |x|) + beta (within 1e-6): True",
-                 "each channel's norm becomes norm * (1 + norm / mean norm): True"]:
+    for fact in [
+        "max |ours - timm| <= 1e-5: True",
+        "same parameter count: True (28,635,496)",
+        "one pixel: x * (1 + gamma * |x| / mean |x|) + beta (within 1e-6): True",
+        "each channel's norm becomes norm * (1 + norm / mean norm): True",
+    ]:
         assert fact in text, fact
     code = "\n".join(_source(c) for c in _code("17_convnext_v2_grn"))
     assert "SyntheticShapes(" in code and "plots.channel_norms_figure(" in code

@@ -5,6 +5,7 @@ figures; shapes; what the step changes. V2: logits equal timm's `convnextv2_tiny
 gamma and beta non-zero), the official and timm layouts load and export back, GRN is defined on a single pixel.
 Lookup, the CLI table, training and bench take the new ids.
 """
+
 import json
 
 import pytest
@@ -35,8 +36,11 @@ from convnext_steps.steps import ext_isotropic, ext_v2_grn, step12_separate_down
 from convnext_steps.steps.ext_v2_grn import GRN
 
 TOL = 1e-5
-ISO = {"isotropic_s": ("S", 384, 18, False), "isotropic_b": ("B", 768, 18, False),
-       "isotropic_l": ("L", 1024, 36, True)}  # id -> (size, width, depth, layer scale)
+ISO = {
+    "isotropic_s": ("S", 384, 18, False),
+    "isotropic_b": ("B", 768, 18, False),
+    "isotropic_l": ("L", 1024, 36, True),
+}  # id -> (size, width, depth, layer scale)
 TINY_ISO = {"depths": (2,), "dims": (32,), "stem_dim": 32}
 TINY_V2 = {"depths": (1, 1, 1, 1), "dims": (16, 32, 64, 128), "stem_dim": 16}
 
@@ -76,8 +80,11 @@ def test_lookup_by_id_and_prefix():
 
 @pytest.mark.parametrize("bad", ["13", "isotropic_xl", "v3", 13, 16])
 def test_unknown_ids_list_the_roadmap_and_the_extensions(bad):
-    with pytest.raises(ValueError, match="valid ids: 00_resnet50, .*12_separate_downsampling; "
-                                         "extensions: isotropic_s, isotropic_b, isotropic_l, v2_tiny$"):
+    with pytest.raises(
+        ValueError,
+        match="valid ids: 00_resnet50, .*12_separate_downsampling; "
+        "extensions: isotropic_s, isotropic_b, isotropic_l, v2_tiny$",
+    ):
         get_step(bad)
 
 
@@ -112,8 +119,11 @@ def test_isotropic_counts_equal_the_architecture_and_round_to_the_published_figu
 
 def test_exact_isotropic_counts():
     counts = {s: (count_params(_meta(s)), count_macs(_meta(s))) for s in ISO}
-    assert counts == {"isotropic_s": (22_308_712, 4_286_367_744), "isotropic_b": (87_083_752, 16_896_331_776),
-                      "isotropic_l": (305_942_504, 59_699_224_576)}
+    assert counts == {
+        "isotropic_s": (22_308_712, 4_286_367_744),
+        "isotropic_b": (87_083_752, 16_896_331_776),
+        "isotropic_l": (305_942_504, 59_699_224_576),
+    }
 
 
 def test_the_paper_and_the_readme_differ_only_in_isotropic_s_top1():
@@ -149,10 +159,13 @@ def test_isotropic_forward_and_input_checks():
         model(torch.randn(1, 3, 8, 8))
 
 
-@pytest.mark.parametrize("overrides", [
-    {"depths": (2, 2), "dims": (32, 64), "stem_dim": 32},
-    {"depths": (2,), "dims": (32,)},  # the stem's width left at 384
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"depths": (2, 2), "dims": (32, 64), "stem_dim": 32},
+        {"depths": (2,), "dims": (32,)},  # the stem's width left at 384
+    ],
+)
 def test_isotropic_steps_stay_one_stage(overrides):
     with pytest.raises(ValueError, match="step isotropic_s is isotropic: one stage, as wide as its stem"):
         build_model("isotropic_s", **overrides)
@@ -167,12 +180,16 @@ def test_stem_stride_is_validated():
 def test_isotropic_design_diff_against_step_12():
     diff = design_diff("isotropic_s")
     assert diff.startswith("design diff: 12_separate_downsampling -> isotropic_s\n")
-    for line in ["  depths: (3, 3, 9, 3) -> (18,)", "  stem_dim: 96 -> 384", "  stem_stride: 4 -> 16",
-                 "  downsample: step12_separate_downsampling.Downsample -> None",
-                 "  layer_scale_init_value: 1e-06 -> 0.0",
-                 "+++ convnext_steps/steps/ext_isotropic.py: PatchifyStem",
-                 "-        self.norm = LayerNorm2d(dim)",
-                 "class removed:\n--- convnext_steps/steps/step12_separate_downsampling.py: Downsample"]:
+    for line in [
+        "  depths: (3, 3, 9, 3) -> (18,)",
+        "  stem_dim: 96 -> 384",
+        "  stem_stride: 4 -> 16",
+        "  downsample: step12_separate_downsampling.Downsample -> None",
+        "  layer_scale_init_value: 1e-06 -> 0.0",
+        "+++ convnext_steps/steps/ext_isotropic.py: PatchifyStem",
+        "-        self.norm = LayerNorm2d(dim)",
+        "class removed:\n--- convnext_steps/steps/step12_separate_downsampling.py: Downsample",
+    ]:
         assert line in diff, line
     assert "class removed:\n--- convnext_steps/layers.py: LayerNorm2d" in diff  # no channels-first LN is left
     assert "Block" not in diff  # the block is step 12's, unchanged
@@ -297,14 +314,18 @@ def test_fresh_grn_is_the_identity_and_v2_blocks_have_no_layer_scale():
 def test_v2_design_diff_adds_grn_and_removes_layer_scale_only():
     diff = design_diff("v2_tiny")
     assert diff.splitlines()[:5] == [
-        "design diff: 12_separate_downsampling -> v2_tiny", "",
+        "design diff: 12_separate_downsampling -> v2_tiny",
+        "",
         "config (NetConfig fields that change):",
         "  block: step12_separate_downsampling.Block -> ext_v2_grn.Block",
         "  layer_scale_init_value: 1e-06 -> None",
     ]
-    block = diff[diff.index("class changed:"):diff.index("class added:")]
-    code = [line.split("  #")[0].rstrip() for line in block.splitlines()
-            if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+    block = diff[diff.index("class changed:") : diff.index("class added:")]
+    code = [
+        line.split("  #")[0].rstrip()
+        for line in block.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
     added = [line[1:].strip() for line in code if line.startswith("+")]
     removed = [line[1:].strip() for line in code if line.startswith("-")]
     assert added == [
@@ -312,10 +333,14 @@ def test_v2_design_diff_adds_grn_and_removes_layer_scale_only():
         "self.grn = GRN(hidden)",
         "out = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(out)))))",
     ]
-    # What goes: layer scale's argument, its comment, parameter and multiply, and the forward line GRN joins.
-    assert removed == [
-        "def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0,",
-        "layer_scale_init_value: float = 1e-6):",
+    # What goes: layer scale's argument (the signature, however the formatter wraps it), its comment, parameter and
+    # multiply, and the forward line GRN joins.
+    signature = removed[: removed.index("):") + 1]
+    assert "".join(signature).replace(" ", "") == (
+        "def__init__(self,in_dim:int,dim:int,kernel_size:int,stride:int=1,drop_path:float=0.0,"
+        "layer_scale_init_value:float=1e-6,):"
+    )
+    assert removed[len(signature) :] == [
         "",
         "self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim)) if layer_scale_init_value > 0 else None",
         "out = self.pwconv2(self.act(self.pwconv1(self.norm(out))))",
@@ -333,8 +358,11 @@ def test_v2_counts_and_the_published_figures():
     assert round(count_params(v2) / 1e6, 1) == published_params
     # The README's 4.47 G: fvcore also counts 5 FLOPs per LayerNorm element and the pooled elements.
     seen = []
-    hooks = [m.register_forward_hook(lambda m, args, out: seen.append(args[0].numel()))
-             for m in v2.modules() if isinstance(m, (torch.nn.LayerNorm, LayerNorm2d))]
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: seen.append(args[0].numel()))
+        for m in v2.modules()
+        if isinstance(m, (torch.nn.LayerNorm, LayerNorm2d))
+    ]
     with torch.no_grad():
         features = v2.forward_stages(torch.zeros(1, 3, 224, 224, device="meta"))[-1]
         v2.norm(features.mean((-2, -1)))
@@ -365,14 +393,17 @@ def test_roadmap_command_lists_the_extensions_under_their_own_heading(capsys):
 
     assert main(["roadmap", "--no-sweep"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    heading = lines.index("Past the paper's roadmap: extensions written on top of step 12, beside their published "
-                          "figures")
+    heading = lines.index(
+        "Past the paper's roadmap: extensions written on top of step 12, beside their published figures"
+    )
     assert heading > max(i for i, line in enumerate(lines) if line.startswith(STEP_IDS[-1]))
-    rows = {line.split()[0]: line.split()[1:6] for line in lines[heading + 2:heading + 6]}
-    assert rows == {"isotropic_s": ["22.31", "4.29", "22", "4.3", "79.7"],
-                    "isotropic_b": ["87.08", "16.90", "87", "16.9", "82.0"],
-                    "isotropic_l": ["305.94", "59.70", "306", "59.7", "82.6"],
-                    "v2_tiny": ["28.64", "4.46", "28.6", "4.47", "83.0"]}
+    rows = {line.split()[0]: line.split()[1:6] for line in lines[heading + 2 : heading + 6]}
+    assert rows == {
+        "isotropic_s": ["22.31", "4.29", "22", "4.3", "79.7"],
+        "isotropic_b": ["87.08", "16.90", "87", "16.9", "82.0"],
+        "isotropic_l": ["305.94", "59.70", "306", "59.7", "82.6"],
+        "v2_tiny": ["28.64", "4.46", "28.6", "4.47", "83.0"],
+    }
     assert main(["roadmap", "--json", "--no-sweep", "--image-size", "64"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in report["steps"]] == list(STEP_IDS)
@@ -414,14 +445,36 @@ def _keep_threads():
     torch.set_num_threads(threads)
 
 
-TRAIN = ["--data", "synthetic", "--image-size", "32", "--synthetic-train", "64", "--synthetic-val", "32",
-         "--threads", "1", "--quiet", "--batch-size", "32", "--epochs", "1", "--workers", "0", "--recipe", "small"]
+TRAIN = [
+    "--data",
+    "synthetic",
+    "--image-size",
+    "32",
+    "--synthetic-train",
+    "64",
+    "--synthetic-val",
+    "32",
+    "--threads",
+    "1",
+    "--quiet",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "1",
+    "--workers",
+    "0",
+    "--recipe",
+    "small",
+]
 
 
-@pytest.mark.parametrize("given, step_id, size", [
-    ("v2", "v2_tiny", ["--depths", "1", "1", "1", "1", "--dims", "16", "32", "64", "128", "--stem-dim", "16"]),
-    ("isotropic_s", "isotropic_s", ["--depths", "2", "--dims", "32", "--stem-dim", "32"]),
-])
+@pytest.mark.parametrize(
+    "given, step_id, size",
+    [
+        ("v2", "v2_tiny", ["--depths", "1", "1", "1", "1", "--dims", "16", "32", "64", "128", "--stem-dim", "16"]),
+        ("isotropic_s", "isotropic_s", ["--depths", "2", "--dims", "32", "--stem-dim", "32"]),
+    ],
+)
 def test_training_takes_an_extension(given, step_id, size, tmp_path, _keep_threads):
     from convnext_steps.train import main
     from convnext_steps.training.rundir import read_metrics
@@ -432,11 +485,17 @@ def test_training_takes_an_extension(given, step_id, size, tmp_path, _keep_threa
     assert [row["epoch"] for row in read_metrics(tmp_path)] == [1]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--step", "isotropic_s", "--depths", "1", "1", "--dims", "16", "32"], "step isotropic_s is isotropic: one stage"),
-    (["--step", "v2_tiny", "--layer-scale", "1e-6"], "step v2_tiny has no layer scale"),
-    (["--step", "iso"], "'iso' is ambiguous"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--step", "isotropic_s", "--depths", "1", "1", "--dims", "16", "32"],
+            "step isotropic_s is isotropic: one stage",
+        ),
+        (["--step", "v2_tiny", "--layer-scale", "1e-6"], "step v2_tiny has no layer scale"),
+        (["--step", "iso"], "'iso' is ambiguous"),
+    ],
+)
 def test_training_refuses_what_an_extension_cannot_be(argv, message, tmp_path, capsys, _keep_threads):
     from convnext_steps.train import main
 
@@ -448,9 +507,33 @@ def test_training_refuses_what_an_extension_cannot_be(argv, message, tmp_path, c
 def test_bench_takes_extensions(capsys):
     from convnext_steps.cli import main
 
-    assert main(["bench", "--device", "cpu", "--image-size", "32", "--batch-size", "1", "--warmup", "0", "--rounds",
-                 "1", "--modes", "inference", "--steps", "v2", "isotropic_s", "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--device",
+                "cpu",
+                "--image-size",
+                "32",
+                "--batch-size",
+                "1",
+                "--warmup",
+                "0",
+                "--rounds",
+                "1",
+                "--modes",
+                "inference",
+                "--steps",
+                "v2",
+                "isotropic_s",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
-    assert [(r["name"], r["params"]) for r in report["results"]] == [("v2_tiny", 28_635_496),
-                                                                     ("isotropic_s", 22_308_712)]
+    assert [(r["name"], r["params"]) for r in report["results"]] == [
+        ("v2_tiny", 28_635_496),
+        ("isotropic_s", 22_308_712),
+    ]
     assert "--steps v2_tiny isotropic_s" in report["command"]

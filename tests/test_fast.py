@@ -1,8 +1,9 @@
 """`optimize_for_inference`: the same weights, bit-identical logits, and the plain code wherever it cannot help."""
+
 import pytest
 import torch
-
 from conftest import randomize_
+
 from convnext_steps import build_model, convnext
 from convnext_steps.fast import InferenceBlock, optimize_for_inference
 from convnext_steps.steps.step12_separate_downsampling import Block

@@ -1,11 +1,11 @@
 """The mistakes popular write-ups of this walk-through make, each tested as right here."""
+
 import pytest
 import torch
 from torch import nn
-
-from convnext_steps import ROADMAP, build_model
 from torchvision.ops import StochasticDepth
 
+from convnext_steps import ROADMAP, build_model
 from convnext_steps.layers import DropPath, LayerNorm2d
 from convnext_steps.network import drop_path_rates
 

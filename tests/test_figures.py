@@ -1,5 +1,6 @@
 """`make figures`: every image in images/ has a builder in `figures.FIGURES`, and every builder's image is there;
 builders write PNGs atomically; bad names get one clear line and exit status 2."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,12 @@ def test_builders_write_pngs(tmp_path):
 
 
 def test_figures_command_rejects_unknown_names(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "convnext_steps", "figures", "--out", str(tmp_path), "nope.png"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "convnext_steps", "figures", "--out", str(tmp_path), "nope.png"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("python -m convnext_steps figures: error: unknown figure(s) ['nope.png']; known: ")
     assert "Traceback" not in run.stderr

@@ -4,6 +4,7 @@ One notebook per roadmap step (named by its STEP_ID) that imports its step from 
 code of its own; every notebook committed executed top to bottom with the python3 kernelspec; nbval markers only
 where allowed (output ignored on at most 10% of code cells, for timing; never skipped).
 """
+
 import ast
 import json
 import re
@@ -45,7 +46,7 @@ def test_one_notebook_per_step_in_order():
 def test_step_notebook_imports_its_step_and_shows_its_change(step_id):
     code = "\n".join(_source(c) for c in _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb")))
     assert re.search(r"^from convnext_steps\b.* import .*\bget_step\b", code, re.M), "imports get_step from the package"
-    assert f'get_step("{step_id}")' in code, f"takes its step from the package: get_step(\"{step_id}\")"
+    assert f'get_step("{step_id}")' in code, f'takes its step from the package: get_step("{step_id}")'
     if step_id == STEP_IDS[0]:
         assert "show_class(Bottleneck)" in code, "the starting point shows its block's code"
     else:
@@ -70,13 +71,17 @@ def test_step_notebook_ends_with_checked_exercises(step_id):
     cells = _load(NOTEBOOKS / f"{step_id}.ipynb")["cells"]
     headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c)]
     assert len(headings) == 1, "one Exercises section"
-    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0]:]))
+    asked = re.findall(r'exercises\.check\("(\d\d\.\d)", answer\)', "".join(_source(c) for c in cells[headings[0] :]))
     assert 1 <= len(asked) <= 3 and all(e.startswith(step_id[:2]) for e in asked), asked
     assert sorted(asked) == sorted(e for e in EXERCISES if e.startswith(step_id[:2])), "every exercise of the step"
     for exercise in asked:
-        task = next(c for c in cells if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c))
+        task = next(
+            c for c in cells if c["cell_type"] == "code" and f'exercises.check("{exercise}", answer)' in _source(c)
+        )
         assert "answer = None" in _source(task) and _outputs(task).startswith(f"{exercise} not answered yet")
-        solution = next(c for c in cells if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}"))
+        solution = next(
+            c for c in cells if c["cell_type"] == "code" and _source(c).startswith(f"# Solution {exercise}")
+        )
         assert solution["metadata"]["jupyter"]["source_hidden"], "the solution is collapsed: opened on purpose"
         assert f"{exercise} right:" in _outputs(solution), "the stored solution passes its checker"
 
@@ -90,7 +95,9 @@ def test_notebook_links_the_paper(path):
 @pytest.mark.parametrize("step_id", STEP_IDS)
 def test_step_notebook_prints_at_most_160_lines(step_id):
     cells = _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb"))
-    lines = sum(len(_outputs(c).splitlines()) for c in cells if not c["metadata"].get("jupyter", {}).get("source_hidden"))
+    lines = sum(
+        len(_outputs(c).splitlines()) for c in cells if not c["metadata"].get("jupyter", {}).get("source_hidden")
+    )
     assert lines <= 160, f"{lines} lines of text output"
 
 
@@ -127,6 +134,7 @@ def test_nbval_markers():
 
 
 # The helpers the notebooks print with ------------------------------------------------------------------------------
+
 
 def test_show_design_diff_and_trace_render_as_their_text():
     from convnext_steps import design_diff

@@ -1,4 +1,5 @@
 """Every pitfall of notebook 14 fails its check, and the correct version passes it."""
+
 import copy
 
 import pytest
@@ -6,9 +7,9 @@ import torch
 from torch import nn
 
 from convnext_steps import Network, build_model, count_macs, count_params, get_step, pitfalls
+from convnext_steps.layers import LayerNorm2d
 from convnext_steps.measure import block_drop_path_rates
 from convnext_steps.network import drop_path_rates
-from convnext_steps.layers import LayerNorm2d
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """The roadmap as data: ids, lookup, parameter counts and multiply-adds against the paper."""
+
 import pytest
 import torch
 import torchvision
@@ -8,13 +9,36 @@ from convnext_steps.measure import stage_shapes
 from convnext_steps.steps.step07_kernel_7x7 import KERNEL_SWEEP
 
 EXPECTED_IDS = [
-    "00_resnet50", "01_stage_ratio", "02_patchify_stem", "03_depthwise_conv", "04_wider_96",
-    "05_inverted_bottleneck", "06_dwconv_up", "07_kernel_7x7", "08_gelu", "09_fewer_activations",
-    "10_fewer_norms", "11_layernorm", "12_separate_downsampling",
+    "00_resnet50",
+    "01_stage_ratio",
+    "02_patchify_stem",
+    "03_depthwise_conv",
+    "04_wider_96",
+    "05_inverted_bottleneck",
+    "06_dwconv_up",
+    "07_kernel_7x7",
+    "08_gelu",
+    "09_fewer_activations",
+    "10_fewer_norms",
+    "11_layernorm",
+    "12_separate_downsampling",
 ]
 # Table 10 of the paper: (GFLOPs, top-1) per step.
-PAPER = [(4.09, 78.82), (4.53, 79.36), (4.42, 79.51), (2.35, 78.28), (5.27, 80.50), (4.64, 80.64), (4.07, 79.92),
-         (4.15, 80.57), (4.15, 80.62), (4.15, 81.27), (4.15, 81.41), (4.46, 81.47), (4.49, 81.97)]
+PAPER = [
+    (4.09, 78.82),
+    (4.53, 79.36),
+    (4.42, 79.51),
+    (2.35, 78.28),
+    (5.27, 80.50),
+    (4.64, 80.64),
+    (4.07, 79.92),
+    (4.15, 80.57),
+    (4.15, 80.62),
+    (4.15, 81.27),
+    (4.15, 81.41),
+    (4.46, 81.47),
+    (4.49, 81.97),
+]
 
 
 @pytest.fixture(scope="module")

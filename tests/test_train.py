@@ -5,6 +5,7 @@ accumulation, evaluation, and one clear line for bad input.
 Every run is tiny (step networks at depths 1-1-1-1, widths 16-128, 32x32 images, a few hundred images)
 and single-threaded, so results are bitwise repeatable and the whole file takes about a minute.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,12 +32,35 @@ from convnext_steps.training.rundir import read_metrics
 from convnext_steps.training.snapshot import CHECKPOINT_FORMAT, load_checkpoint
 
 TINY = ["--depths", "1", "1", "1", "1", "--dims", "16", "32", "64", "128", "--stem-dim", "16"]
-DATA = ["--data", "synthetic", "--image-size", "32", "--synthetic-train", "256", "--synthetic-val", "64",
-        "--threads", "1", "--quiet"]
+DATA = [
+    "--data",
+    "synthetic",
+    "--image-size",
+    "32",
+    "--synthetic-train",
+    "256",
+    "--synthetic-val",
+    "64",
+    "--threads",
+    "1",
+    "--quiet",
+]
 NO_MIX = ["--mixup", "0", "--cutmix", "0", "--drop-path", "0"]  # per-process randomness, off to compare processes
 # Step 12 (LayerNorm, EMA on) with the whole recipe: MixUp/CutMix, RandAugment, erasing, drop path, smoothing.
-RECIPE_RUN = ["--step", "12", *TINY, *DATA, "--batch-size", "32", "--epochs", "2", "--lr", "2e-3",
-              "--save-every-steps", "3"]
+RECIPE_RUN = [
+    "--step",
+    "12",
+    *TINY,
+    *DATA,
+    "--batch-size",
+    "32",
+    "--epochs",
+    "2",
+    "--lr",
+    "2e-3",
+    "--save-every-steps",
+    "3",
+]
 TIMING = {"seconds", "images_per_s"}
 
 
@@ -48,8 +72,13 @@ def _keep_threads():
 
 
 def _cli(*args, env=None, timeout=300, module=("-m", "convnext_steps.train")):
-    return subprocess.run([sys.executable, *module, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    return subprocess.run(
+        [sys.executable, *module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
 
 
 def _without_timing(rows):
@@ -99,8 +128,8 @@ def test_epoch_sampler_splits_like_one_process_and_skips_to_resume():
     order = list(one)
     # Global batch k of one process (16 samples) is local batch k (8 samples) of each of two processes.
     for k in range(4):
-        local = list(ranks[0])[8 * k:8 * k + 8] + list(ranks[1])[8 * k:8 * k + 8]
-        assert sorted(local) == sorted(order[16 * k:16 * k + 16])
+        local = list(ranks[0])[8 * k : 8 * k + 8] + list(ranks[1])[8 * k : 8 * k + 8]
+        assert sorted(local) == sorted(order[16 * k : 16 * k + 16])
     one.set_epoch(2, skip=10)
     assert list(one) == order[10:] and len(one) == 54
     one.set_epoch(3)
@@ -183,9 +212,32 @@ def test_save_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
 
 def test_loss_falls_on_the_synthetic_set(tmp_path):
     # Step 06 (BatchNorm: EMA off by default) without the heavy augmentation, which needs long runs.
-    argv = ["--step", "06", *TINY, *DATA, "--synthetic-train", "1024", "--batch-size", "32", "--epochs", "3",
-            "--lr", "2e-3", "--mixup", "0", "--cutmix", "0", "--randaug-ops", "0", "--reprob", "0",
-            "--output", str(tmp_path), "--workers", "0"]
+    argv = [
+        "--step",
+        "06",
+        *TINY,
+        *DATA,
+        "--synthetic-train",
+        "1024",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "3",
+        "--lr",
+        "2e-3",
+        "--mixup",
+        "0",
+        "--cutmix",
+        "0",
+        "--randaug-ops",
+        "0",
+        "--reprob",
+        "0",
+        "--output",
+        str(tmp_path),
+        "--workers",
+        "0",
+    ]
     rows = run(argv)  # the in-process call a notebook makes: the same arguments, the metrics rows back
     assert rows == read_metrics(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
@@ -206,9 +258,37 @@ def test_small_recipe_learns_where_the_papers_does_not_and_loaders_do_not_warn(t
     from convnext_steps.training.data import default_workers
 
     assert default_workers() == min(8, len(os.sched_getaffinity(0)))
-    argv = ["--step", "00", "--depths", "1", "1", "1", "1", "--dims", "32", "64", "128", "256", "--stem-dim", "8",
-            "--data", "synthetic", "--synthetic-train", "1000", "--synthetic-val", "200", "--image-size", "32",
-            "--epochs", "3", "--batch-size", "32", "--threads", "1", "--quiet"]
+    argv = [
+        "--step",
+        "00",
+        "--depths",
+        "1",
+        "1",
+        "1",
+        "1",
+        "--dims",
+        "32",
+        "64",
+        "128",
+        "256",
+        "--stem-dim",
+        "8",
+        "--data",
+        "synthetic",
+        "--synthetic-train",
+        "1000",
+        "--synthetic-val",
+        "200",
+        "--image-size",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main([*argv, "--recipe", "small", "--output", str(tmp_path / "small")]) == 0
@@ -247,8 +327,13 @@ def _kill(output, *extra, pause=None, until=None, log):
     """Start the trainer in a real process and SIGKILL it inside the write `pause` names, or once `until()`."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PAUSE": pause or ""}
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, *RECIPE_RUN, "--output", str(output), *extra],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, *RECIPE_RUN, "--output", str(output), *extra],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and proc.poll() is None:
@@ -333,8 +418,19 @@ def test_two_gloo_processes_match_one_process_and_gradient_accumulation(tmp_path
     assert main([*common, "--batch-size", "32", "--output", str(tmp_path / "one")]) == 0
     assert main([*common, "--batch-size", "16", "--accum-steps", "2", "--output", str(tmp_path / "accum")]) == 0
     loud = [a for a in common if a != "--quiet"]  # progress and epoch lines on, to see who prints
-    two = _cli("--standalone", "--nproc_per_node", "2", "-m", "convnext_steps.train", *loud,
-               "--batch-size", "16", "--output", str(tmp_path / "two"), module=("-m", "torch.distributed.run"))
+    two = _cli(
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "convnext_steps.train",
+        *loud,
+        "--batch-size",
+        "16",
+        "--output",
+        str(tmp_path / "two"),
+        module=("-m", "torch.distributed.run"),
+    )
     assert two.returncode == 0, two.stderr[-3000:]
 
     one = read_metrics(tmp_path / "one")
@@ -361,8 +457,26 @@ def test_eval_only_reproduces_the_saved_metrics(recipe_run, capsys):
     assert f"val_top1 {rows[-1]['val_top1']:.4f}" in out and f"ema_val_loss {rows[-1]['ema_val_loss']:.4f}" in out
     best = max(rows, key=lambda r: r["val_top1"])
     # Evaluating needs no training batch: 8 training images, fewer than one batch, are fine.
-    assert main(["--step", "12", *TINY, *DATA, "--synthetic-train", "8", "--output", str(recipe_run), "--eval-only",
-                 "--workers", "0", "--weights", str(recipe_run / "best.pt")]) == 0
+    assert (
+        main(
+            [
+                "--step",
+                "12",
+                *TINY,
+                *DATA,
+                "--synthetic-train",
+                "8",
+                "--output",
+                str(recipe_run),
+                "--eval-only",
+                "--workers",
+                "0",
+                "--weights",
+                str(recipe_run / "best.pt"),
+            ]
+        )
+        == 0
+    )
     assert f"val_loss {best['val_loss']:.4f}  val_top1 {best['val_top1']:.4f}" in capsys.readouterr().out
     # best.pt and last.pt are weights files too: convert.load_weights reads them, the EMA's weights on request.
     model = build_model(12, 10, depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), stem_dim=16)
@@ -383,8 +497,26 @@ def test_image_folder_data(tmp_path):
             os.makedirs(tmp_path / "data" / split / f"class{c}")
             for i in range(n):
                 Image.new("RGB", (40 + i, 36), colour).save(tmp_path / "data" / split / f"class{c}" / f"{i}.png")
-    argv = ["--step", "12", *TINY, "--data", str(tmp_path / "data"), "--image-size", "32", "--batch-size", "4",
-            "--epochs", "1", "--threads", "1", "--quiet", "--workers", "0", "--output", str(tmp_path / "run")]
+    argv = [
+        "--step",
+        "12",
+        *TINY,
+        "--data",
+        str(tmp_path / "data"),
+        "--image-size",
+        "32",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+        "--workers",
+        "0",
+        "--output",
+        str(tmp_path / "run"),
+    ]
     assert main(argv) == 0
     assert load_checkpoint(str(tmp_path / "run" / "last.pt"))["classes"] == ["class0", "class1"]
     assert read_metrics(tmp_path / "run")[0]["val_top5"] == 100.0  # two classes: top-k is top-2
@@ -394,21 +526,26 @@ def test_image_folder_data(tmp_path):
 # Bad input: a clear message and exit status 2, never a traceback or a silent fresh start
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--step", "13"], "unknown step '13'; valid ids: 00_resnet50"),
-    (["--step", "12", "--model", "convnext_tiny"], "exactly one of --step"),
-    (["--model", "convnext_tiny", "--dims", "8", "16", "32", "64"], "--model takes the family member's"),
-    (["--step", "05", "--layer-scale", "1e-6"], "has no layer scale"),
-    (["--step", "12", "--depths", "1", "1", "1", "1", "1", "--dims", "16", "32", "64", "128", "256"],
-     "--image-size 32 is too small: the network downsamples by 64"),
-    (["--step", "12", "--dims", "16", "32", "64"], "must be non-empty and of equal length"),
-    (["--step", "12", "--epochs", "2", "--warmup-epochs", "2"], "must be shorter than --epochs"),
-    (["--step", "12", "--amp", "fp16", "--device", "cpu"], "--amp fp16 needs a GPU"),
-    (["--step", "12", "--accum-steps", "100"], "fewer than --accum-steps 100"),
-    (["--step", "12", "--eval-only"], "--eval-only needs exactly one of"),
-    (["--step", "12", "--weights", "x.pt"], "--weights is for --eval-only"),
-    (["--step", "12", "--data", "/no/such/folder"], "ImageFolder layout"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--step", "13"], "unknown step '13'; valid ids: 00_resnet50"),
+        (["--step", "12", "--model", "convnext_tiny"], "exactly one of --step"),
+        (["--model", "convnext_tiny", "--dims", "8", "16", "32", "64"], "--model takes the family member's"),
+        (["--step", "05", "--layer-scale", "1e-6"], "has no layer scale"),
+        (
+            ["--step", "12", "--depths", "1", "1", "1", "1", "1", "--dims", "16", "32", "64", "128", "256"],
+            "--image-size 32 is too small: the network downsamples by 64",
+        ),
+        (["--step", "12", "--dims", "16", "32", "64"], "must be non-empty and of equal length"),
+        (["--step", "12", "--epochs", "2", "--warmup-epochs", "2"], "must be shorter than --epochs"),
+        (["--step", "12", "--amp", "fp16", "--device", "cpu"], "--amp fp16 needs a GPU"),
+        (["--step", "12", "--accum-steps", "100"], "fewer than --accum-steps 100"),
+        (["--step", "12", "--eval-only"], "--eval-only needs exactly one of"),
+        (["--step", "12", "--weights", "x.pt"], "--weights is for --eval-only"),
+        (["--step", "12", "--data", "/no/such/folder"], "ImageFolder layout"),
+    ],
+)
 def test_bad_arguments(argv, message, tmp_path, capsys):
     base = [*TINY, *DATA, "--batch-size", "32", "--workers", "0", "--output", str(tmp_path)]
     # Later options win in argparse, so argv's --data / --dims replace the base's.
@@ -418,18 +555,21 @@ def test_bad_arguments(argv, message, tmp_path, capsys):
     assert not os.path.exists(tmp_path / "last.pt")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--batch-size", "0"], "argument --batch-size: expected a positive integer, got 0"),
-    (["--amp", "fp8"], "argument --amp: invalid choice: 'fp8'"),
-    (["--model", "resnet50"], "argument --model: invalid choice: 'resnet50'"),
-    (["--recipe", "tiny"], "argument --recipe: invalid choice: 'tiny'"),
-    (["--mixup", "-1"], "argument --mixup: expected a number >= 0, got -1"),
-    (["--reprob", "2"], "argument --reprob: expected a number in [0, 1], got 2"),
-    (["--drop-path", "1"], "argument --drop-path: expected a number in [0, 1), got 1"),
-    (["--image-size", "abc"], "argument --image-size: expected an integer, got 'abc'"),
-    (["--image-size", "16"], "argument --image-size: expected at least 32 (the networks downsample by 32), got 16"),
-    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--batch-size", "0"], "argument --batch-size: expected a positive integer, got 0"),
+        (["--amp", "fp8"], "argument --amp: invalid choice: 'fp8'"),
+        (["--model", "resnet50"], "argument --model: invalid choice: 'resnet50'"),
+        (["--recipe", "tiny"], "argument --recipe: invalid choice: 'tiny'"),
+        (["--mixup", "-1"], "argument --mixup: expected a number >= 0, got -1"),
+        (["--reprob", "2"], "argument --reprob: expected a number in [0, 1], got 2"),
+        (["--drop-path", "1"], "argument --drop-path: expected a number in [0, 1), got 1"),
+        (["--image-size", "abc"], "argument --image-size: expected an integer, got 'abc'"),
+        (["--image-size", "16"], "argument --image-size: expected at least 32 (the networks downsample by 32), got 16"),
+        (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+    ],
+)
 def test_bad_values_are_refused_by_the_parser(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--step", "12", *DATA, "--output", str(tmp_path), *argv])
@@ -458,14 +598,23 @@ def test_bad_checkpoints_are_refused(recipe_run, tmp_path, capsys):
 
     missing = tmp_path / "missing" / "last.pt"
     assert resume(tmp_path / "missing") == (
-        2, f"error: no checkpoint to resume from: {missing} does not exist (run without --resume to start)\n")
+        2,
+        f"error: no checkpoint to resume from: {missing} does not exist (run without --resume to start)\n",
+    )
     good = (recipe_run / "last.pt").read_bytes()
     bad = tmp_path / "bad"
     bad.mkdir()
-    for content, message in [(good[: len(good) // 2], "corrupt or not a PyTorch checkpoint (RuntimeError: "
-                              "PytorchStreamReader failed reading zip archive: failed finding central directory)"),
-                             (b"not a checkpoint at all", "corrupt or not a PyTorch checkpoint (torch's weights-only "
-                              "unpickler: Unsupported operand 110)")]:
+    for content, message in [
+        (
+            good[: len(good) // 2],
+            "corrupt or not a PyTorch checkpoint (RuntimeError: "
+            "PytorchStreamReader failed reading zip archive: failed finding central directory)",
+        ),
+        (
+            b"not a checkpoint at all",
+            "corrupt or not a PyTorch checkpoint (torch's weights-only unpickler: Unsupported operand 110)",
+        ),
+    ]:
         (bad / "last.pt").write_bytes(content)
         code, err = resume(bad)
         assert code == 2 and message in err, err
@@ -518,16 +667,19 @@ def test_output_that_is_a_file_is_one_line_before_anything_is_built(tmp_path, ca
     (tmp_path / "a_file").write_text("not a folder")
     argv = ["--step", "12", *TINY, *DATA, "--output", str(tmp_path / "a_file")]
     assert main(argv) == 2 and BUILT == []
-    assert capsys.readouterr().err == (f"error: --output {tmp_path / 'a_file'} is a file, not a folder: choose a "
-                                       f"folder for the run's files\n")
+    assert capsys.readouterr().err == (
+        f"error: --output {tmp_path / 'a_file'} is a file, not a folder: choose a folder for the run's files\n"
+    )
     # The same from the shell: one line on stderr, exit status 2, no traceback.
     result = _cli(*argv)
     assert result.returncode == 2 and result.stderr.splitlines() == [
-        f"error: --output {tmp_path / 'a_file'} is a file, not a folder: choose a folder for the run's files"]
+        f"error: --output {tmp_path / 'a_file'} is a file, not a folder: choose a folder for the run's files"
+    ]
 
 
-def test_output_that_cannot_be_written_is_one_line_before_anything_is_built(tmp_path, monkeypatch, capsys,
-                                                                           _no_building):
+def test_output_that_cannot_be_written_is_one_line_before_anything_is_built(
+    tmp_path, monkeypatch, capsys, _no_building
+):
     import tempfile
 
     def no_permission(*args, **kwargs):  # what a read-only folder answers (root may write anywhere, so simulated)
@@ -542,8 +694,11 @@ def test_output_that_cannot_be_written_is_one_line_before_anything_is_built(tmp_
 def test_read_only_output_folder(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o500)
     result = _cli("--step", "12", *TINY, *DATA, "--output", str(tmp_path / "ro" / "run"))
-    assert result.returncode == 2 and result.stderr.startswith(f"error: --output {tmp_path / 'ro' / 'run'} is not "
-                                                              "writable") and len(result.stderr.splitlines()) == 1
+    assert (
+        result.returncode == 2
+        and result.stderr.startswith(f"error: --output {tmp_path / 'ro' / 'run'} is not writable")
+        and len(result.stderr.splitlines()) == 1
+    )
 
 
 def test_disk_full_mid_run_is_one_line_and_loses_nothing(recipe_run, tmp_path, monkeypatch, capsys):
@@ -571,12 +726,15 @@ def test_checkpoint_paths_that_are_directories(recipe_run, tmp_path, capsys):
     (tmp_path / "weights.pt").mkdir()
     argv = ["--step", "12", *TINY, *DATA, "--workers", "0", "--eval-only", "--output", str(tmp_path)]
     assert main([*argv, "--weights", str(tmp_path / "weights.pt")]) == 2
-    assert capsys.readouterr().err == (f"error: --weights {tmp_path / 'weights.pt'}: {tmp_path / 'weights.pt'} is a "
-                                       f"directory; expected a checkpoint file (.pt, .pth or .safetensors)\n")
+    assert capsys.readouterr().err == (
+        f"error: --weights {tmp_path / 'weights.pt'}: {tmp_path / 'weights.pt'} is a "
+        f"directory; expected a checkpoint file (.pt, .pth or .safetensors)\n"
+    )
     (tmp_path / "run" / "last.pt").mkdir(parents=True)
     assert main([*RECIPE_RUN, "--output", str(tmp_path / "run"), "--resume"]) == 2
-    assert capsys.readouterr().err == (f"error: {tmp_path / 'run' / 'last.pt'} is a directory; expected the run's "
-                                       f"checkpoint file there\n")
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'run' / 'last.pt'} is a directory; expected the run's checkpoint file there\n"
+    )
 
 
 def test_unreadable_data_folder(tmp_path, monkeypatch, capsys):
@@ -591,8 +749,9 @@ def test_unreadable_data_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torchvision.datasets, "ImageFolder", no_permission)
     argv = ["--step", "12", *TINY, "--data", str(tmp_path / "data"), "--workers", "0", "--output", str(tmp_path / "r")]
     assert main(argv) == 2
-    assert capsys.readouterr().err == (f"error: --data {tmp_path / 'data'}: cannot read {tmp_path / 'data' / 'train'} "
-                                       f"(Permission denied)\n")
+    assert capsys.readouterr().err == (
+        f"error: --data {tmp_path / 'data'}: cannot read {tmp_path / 'data' / 'train'} (Permission denied)\n"
+    )
     (tmp_path / "file").write_text("x")
     assert main([*argv, "--data", str(tmp_path / "file")]) == 2
     assert "is not 'synthetic', 'imagenette' or a directory" in capsys.readouterr().err

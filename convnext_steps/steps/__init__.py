@@ -5,6 +5,7 @@ Each module holds only what its step introduces and imports the rest from the st
 `convnext_steps.design_diff(step)` shows what a step changes.
 The `ext_*` modules go past the paper's roadmap, each written on top of step 12 (`roadmap.EXTENSIONS`).
 """
+
 from . import (
     ext_isotropic,
     ext_v2_grn,
@@ -25,7 +26,20 @@ from . import (
 )
 
 __all__ = [
-    "step00_resnet50", "step01_stage_ratio", "step02_patchify_stem", "step03_depthwise_conv", "step04_wider_96",
-    "step05_inverted_bottleneck", "step06_dwconv_up", "step07_kernel_7x7", "step08_gelu", "step09_fewer_activations",
-    "step10_fewer_norms", "step11_layernorm", "step12_separate_downsampling", "rewrites", "ext_isotropic", "ext_v2_grn",
+    "step00_resnet50",
+    "step01_stage_ratio",
+    "step02_patchify_stem",
+    "step03_depthwise_conv",
+    "step04_wider_96",
+    "step05_inverted_bottleneck",
+    "step06_dwconv_up",
+    "step07_kernel_7x7",
+    "step08_gelu",
+    "step09_fewer_activations",
+    "step10_fewer_norms",
+    "step11_layernorm",
+    "step12_separate_downsampling",
+    "rewrites",
+    "ext_isotropic",
+    "ext_v2_grn",
 ]

@@ -21,6 +21,7 @@ README agree on every parameter count and FLOPs figure; they differ in one accur
 79.7% top-1 in the paper and 78.7% in the README (B 82.0% and L 82.6% in both). GELU, the norms and the
 pooling are elementwise work that a multiply-add count leaves out, as in the roadmap.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -54,5 +55,4 @@ CONFIG_S = previous.CONFIG.replace(
     drop_path_rate=0.1,
 )
 CONFIG_B = CONFIG_S.replace(stem_dim=768, dims=(768,), drop_path_rate=0.2)
-CONFIG_L = CONFIG_S.replace(stem_dim=1024, depths=(36,), dims=(1024,), layer_scale_init_value=1e-6,
-                            drop_path_rate=0.5)
+CONFIG_L = CONFIG_S.replace(stem_dim=1024, depths=(36,), dims=(1024,), layer_scale_init_value=1e-6, drop_path_rate=0.5)

@@ -21,6 +21,7 @@ is not a dependency here).
 Published (official README): 28.6 M parameters, 4.47 GFLOPs, 83.0% ImageNet-1K top-1 after FCMAE
 pre-training and fine-tuning (not the roadmap's supervised 300-epoch recipe).
 """
+
 from __future__ import annotations
 
 import torch

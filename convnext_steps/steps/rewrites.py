@@ -9,6 +9,7 @@ each rewrite computes what the class it rewrites computes.
   LayerNorm over channels is a plain `nn.LayerNorm` and the 1x1 convs are `nn.Linear` layers (a 1x1 conv
   is a linear map of each pixel's C-vector). Step 12's Block is written as an edit of this one.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -26,8 +27,9 @@ class Block(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=True)  # a bias now: LN does not make it redundant as BN did
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=True
+        )  # a bias now: LN does not make it redundant as BN did
         self.norm = nn.LayerNorm(in_dim, eps=LN_EPS)  # over the last dim: channels, on (N, H, W, C)
         self.pwconv1 = nn.Linear(in_dim, hidden)  # a 1x1 conv, on channels-last
         self.act = nn.GELU()  # smooth ReLU, as in BERT, GPT-2 and ViT

@@ -8,6 +8,7 @@ so every later step can be read as an edit of this block.
 Paper (Table 10): 4.09 GFLOPs (one multiply-add = one FLOP), 78.82% top-1 with the modern
 training recipe (76.13% with torchvision's original one).
 """
+
 from __future__ import annotations
 
 from torch import nn

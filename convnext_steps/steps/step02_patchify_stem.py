@@ -5,6 +5,7 @@ stem cuts the image into non-overlapping patches. A 4x4 stride-4 conv does exact
 same 4x reduction, so every later stage keeps its resolution (56, 28, 14, 7 at 224).
 Paper: 4.53 -> 4.42 GFLOPs, 79.36 -> 79.51% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn

@@ -6,6 +6,7 @@ which the next step buys back with width). Depthwise means groups == channels: a
 32 groups (ResNeXt's cardinality) is a different layer. The conv takes its ConvNeXt name, `dwconv`, here.
 Paper: 4.42 -> 2.35 GFLOPs, 79.51 -> 78.28% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn

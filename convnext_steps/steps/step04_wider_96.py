@@ -4,6 +4,7 @@ ResNeXt's recipe: spend the FLOPs saved by the depthwise conv on more channels. 
 depthwise width of stage 1 go 64 -> 96; every stage scales by 1.5 (outputs 384, 768, 1536, 3072).
 Paper: 2.35 -> 5.27 GFLOPs, 78.28 -> 80.50% top-1.
 """
+
 from __future__ import annotations
 
 from . import step03_depthwise_conv as previous

@@ -6,6 +6,7 @@ The depthwise conv costs more (it runs on the wide tensor), but the whole networ
 downsampling blocks' 1x1 shortcut convs now map 96->192 instead of 384->768 channels.
 Paper: 5.27 -> 4.64 GFLOPs, 80.50 -> 80.64% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -25,8 +26,9 @@ class InvertedBottleneck(nn.Module):
         hidden = self.expansion * dim
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(hidden)
-        self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden,
-                                bias=False)
+        self.dwconv = nn.Conv2d(
+            hidden, hidden, kernel_size, stride=stride, padding=kernel_size // 2, groups=hidden, bias=False
+        )
         self.bn2 = nn.BatchNorm2d(hidden)
         self.pwconv2 = nn.Conv2d(hidden, dim, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(dim)

@@ -6,6 +6,7 @@ the channel mixing, and the depthwise conv runs on the narrow input (96 channels
 compute for a larger kernel in the next step.
 Paper: 4.64 -> 4.07 GFLOPs, 80.64 -> 79.92% top-1 (temporarily worse).
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -23,8 +24,9 @@ class InvertedBottleneck(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=False)  # first, on the narrow input
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=False
+        )  # first, on the narrow input
         self.bn2 = nn.BatchNorm2d(in_dim)
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(hidden)

@@ -6,6 +6,7 @@ The paper swept k = 3, 5, 7, 9, 11 and saw the benefit saturate at 7. The sweep 
 `kernel_size=k`, not separate copies.
 Paper: 4.07 -> 4.15 GFLOPs, 79.92 -> 80.57% top-1.
 """
+
 from __future__ import annotations
 
 from . import step06_dwconv_up as previous

@@ -4,6 +4,7 @@ GELU, a smooth ReLU, is what BERT, GPT-2 and ViT use. In the ConvNet it is a dro
 block (the patchify stem has no activation). Accuracy barely moves; the next steps make the swap pay.
 Paper: 4.15 GFLOPs, 80.57 -> 80.62% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -21,8 +22,9 @@ class InvertedBottleneck(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=False)  # first, on the narrow input
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=False
+        )  # first, on the narrow input
         self.bn2 = nn.BatchNorm2d(in_dim)
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(hidden)

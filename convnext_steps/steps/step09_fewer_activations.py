@@ -5,6 +5,7 @@ one after the residual sum. Keeping only the GELU between the 1x1 convs (none af
 none after the sum) copies the Transformer's choice, and is worth +0.7 points.
 Paper: 4.15 GFLOPs, 80.62 -> 81.27% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -22,8 +23,9 @@ class InvertedBottleneck(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=False)  # first, on the narrow input
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=False
+        )  # first, on the narrow input
         self.bn2 = nn.BatchNorm2d(in_dim)
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)  # no bias: the BN after it shifts
         self.bn1 = nn.BatchNorm2d(hidden)

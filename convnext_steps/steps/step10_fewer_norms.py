@@ -6,6 +6,7 @@ so far normalises after every conv. Removing the BNs after the two 1x1 convs lea
 the 1x1 convs get their bias back (a BN's shift used to make it redundant).
 Paper: 4.15 GFLOPs, 81.27 -> 81.41% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -23,8 +24,9 @@ class InvertedBottleneck(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=False)  # first, on the narrow input
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=False
+        )  # first, on the narrow input
         self.norm = nn.BatchNorm2d(in_dim)  # the one norm left, before the 1x1 "MLP", as in a Transformer
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1)  # a bias again: no BN after it to shift
         self.pwconv2 = nn.Conv2d(hidden, dim, kernel_size=1)

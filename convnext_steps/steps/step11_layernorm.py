@@ -11,6 +11,7 @@ does no multiply-adds. The paper's table prints 4.46 for this step, which this m
 (notebook 11 measures it and says what the 4.46 may be).
 Paper: 81.41 -> 81.47% top-1.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -42,8 +43,9 @@ class InvertedBottleneck(nn.Module):
     def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0):
         super().__init__()
         hidden = self.expansion * dim
-        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim,
-                                bias=True)  # a bias now: LN does not make it redundant as BN did
+        self.dwconv = nn.Conv2d(
+            in_dim, in_dim, kernel_size, stride=stride, padding=kernel_size // 2, groups=in_dim, bias=True
+        )  # a bias now: LN does not make it redundant as BN did
         self.norm = LayerNorm2d(in_dim)  # the one norm left, before the 1x1 "MLP", as in a Transformer
         self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1)  # a bias again: no BN after it to shift
         self.pwconv2 = nn.Conv2d(hidden, dim, kernel_size=1)

@@ -12,6 +12,7 @@ the paper prints 4.49 here (4.5 in Table 1). Normalisation, GELU and the layer-s
 elementwise, not multiply-adds, and are not in the count.
 Paper: 81.47 -> 81.97% top-1 (82.1 in Table 1).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -35,8 +36,15 @@ class Downsample(nn.Sequential):
 class Block(nn.Module):
     expansion = 4  # hidden width = 4 x the block's output width
 
-    def __init__(self, in_dim: int, dim: int, kernel_size: int, stride: int = 1, drop_path: float = 0.0,
-                 layer_scale_init_value: float = 1e-6):
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        kernel_size: int,
+        stride: int = 1,
+        drop_path: float = 0.0,
+        layer_scale_init_value: float = 1e-6,
+    ):
         super().__init__()
         if in_dim != dim or stride != 1:  # Downsample layers change width and resolution now
             raise ValueError(f"this block keeps width and resolution, got {in_dim} -> {dim} channels, stride {stride}")

@@ -11,16 +11,32 @@ and `entry` (the official main.py: `main`, `run`, `train`).
 Names are imported on first use: `convert` reads checkpoints through `training.checkpoint`, which must
 not pull in the trainer (and, through it, `convert` again).
 """
+
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "run": "entry", "train": "entry", "main": "entry", "build_parser": "options",
-    "Recipe": "recipe", "Preset": "recipe", "PRESETS": "recipe", "resolve_recipe": "recipe", "build_network": "recipe",
-    "read_metrics": "rundir", "RunFolder": "rundir", "load_checkpoint": "snapshot", "CHECKPOINT_FORMAT": "snapshot",
-    "train_one_epoch": "engine", "evaluate": "engine", "TrainState": "engine", "Trainer": "engine",
-    "save_atomic": "checkpoint", "load_file": "checkpoint", "read_checkpoint": "checkpoint",
+    "run": "entry",
+    "train": "entry",
+    "main": "entry",
+    "build_parser": "options",
+    "Recipe": "recipe",
+    "Preset": "recipe",
+    "PRESETS": "recipe",
+    "resolve_recipe": "recipe",
+    "build_network": "recipe",
+    "read_metrics": "rundir",
+    "RunFolder": "rundir",
+    "load_checkpoint": "snapshot",
+    "CHECKPOINT_FORMAT": "snapshot",
+    "train_one_epoch": "engine",
+    "evaluate": "engine",
+    "TrainState": "engine",
+    "Trainer": "engine",
+    "save_atomic": "checkpoint",
+    "load_file": "checkpoint",
+    "read_checkpoint": "checkpoint",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -5,6 +5,7 @@ harmless types real training checkpoints hold (`SAFE_GLOBALS`), or safetensors. 
 and names the refused object. Writing goes through a temp file and `os.replace`, so a file is either the old
 one or the new one, whenever the process dies.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,18 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-__all__ = ["SAFE_GLOBALS", "WEIGHT_KEYS", "EMA_KEYS", "save_atomic", "remove_leftovers", "load_file",
-           "state_dict_from", "read_checkpoint", "rng_state", "set_rng_state"]
+__all__ = [
+    "SAFE_GLOBALS",
+    "WEIGHT_KEYS",
+    "EMA_KEYS",
+    "save_atomic",
+    "remove_leftovers",
+    "load_file",
+    "state_dict_from",
+    "read_checkpoint",
+    "rng_state",
+    "set_rng_state",
+]
 
 # The official ConvNeXt (and DeiT, timm) training checkpoints store their command line as `args`, an
 # argparse.Namespace of plain values: rebuilding one sets attributes and calls no code of the file's.
@@ -105,8 +116,10 @@ def load_file(path: str | os.PathLike):
     except pickle.UnpicklingError as e:
         raise ValueError(f"cannot read checkpoint {path}: {_refusal(str(e))}") from e
     except Exception as e:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"cannot read checkpoint {path}: corrupt or not a PyTorch checkpoint "
-                         f"({type(e).__name__}: {_first_sentence(str(e))})") from e
+        raise ValueError(
+            f"cannot read checkpoint {path}: corrupt or not a PyTorch checkpoint "
+            f"({type(e).__name__}: {_first_sentence(str(e))})"
+        ) from e
 
 
 def _refusal(message: str) -> str:
@@ -115,12 +128,16 @@ def _refusal(message: str) -> str:
     found = re.search(r"Unsupported global: GLOBAL (\S+) was not an allowed global", message)
     if found:
         name = found[1] if "." in found[1] else f"builtins.{found[1]}"
-        return (f"torch.load(weights_only=True) refuses to unpickle `{name}`: not an allowed type (unpickling "
-                f"an arbitrary object can run code); allowed are tensors, numbers, strings, containers and {allowed}")
+        return (
+            f"torch.load(weights_only=True) refuses to unpickle `{name}`: not an allowed type (unpickling "
+            f"an arbitrary object can run code); allowed are tensors, numbers, strings, containers and {allowed}"
+        )
     found = re.search(r"unsupported GLOBAL (\S+) whose module (\S+) is blocked", message)
     if found:
-        return (f"torch.load(weights_only=True) refuses to unpickle `{found[1]}`: its module `{found[2]}` is "
-                f"blocked (calling it while loading would run code)")
+        return (
+            f"torch.load(weights_only=True) refuses to unpickle `{found[1]}`: its module `{found[2]}` is "
+            f"blocked (calling it while loading would run code)"
+        )
     found = re.search(r"WeightsUnpickler error:\s*(.+)", message)
     reason = found[1].strip() if found else _first_sentence(message)
     if reason.startswith("Unsupported operand"):
@@ -137,15 +154,19 @@ def state_dict_from(obj, source: str, ema: bool = False) -> dict[str, torch.Tens
     'state_dict_ema' / 'ema'); with `ema=True`, the EMA's weights, and a ValueError when there are none."""
     obj, source = _unwrap(obj, source, ema)
     if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(f"{source} holds no state dict (expected a mapping of parameter names to tensors, "
-                         f"found {'an empty mapping' if isinstance(obj, Mapping) else type(obj).__name__})")
+        raise ValueError(
+            f"{source} holds no state dict (expected a mapping of parameter names to tensors, "
+            f"found {'an empty mapping' if isinstance(obj, Mapping) else type(obj).__name__})"
+        )
     tensors = dict(obj)
     if "n_averaged" in tensors and all(k.startswith("module.") for k in tensors if k != "n_averaged"):
         del tensors["n_averaged"]  # torch.optim.swa_utils.AveragedModel's counter, beside the averaged weights
     wrong = next((k for k, v in tensors.items() if not isinstance(v, torch.Tensor)), None)
     if wrong is not None:
-        raise ValueError(f"{source} holds no state dict (expected a mapping of parameter names to tensors; "
-                         f"{wrong!r} is a {type(tensors[wrong]).__name__})")
+        raise ValueError(
+            f"{source} holds no state dict (expected a mapping of parameter names to tensors; "
+            f"{wrong!r} is a {type(tensors[wrong]).__name__})"
+        )
     if all(k.startswith("module.") for k in tensors):  # saved from a DistributedDataParallel / AveragedModel wrapper
         tensors = {k.removeprefix("module."): v for k, v in tensors.items()}
     return tensors
@@ -158,8 +179,7 @@ def _unwrap(obj, source: str, ema: bool):
                 return obj[key], f"{source}[{key!r}]"
     if ema:
         found = ", ".join(map(repr, list(obj)[:8])) if isinstance(obj, Mapping) else type(obj).__name__
-        raise ValueError(f"{source} holds no EMA weights (looked for {', '.join(map(repr, EMA_KEYS))}; "
-                         f"found: {found})")
+        raise ValueError(f"{source} holds no EMA weights (looked for {', '.join(map(repr, EMA_KEYS))}; found: {found})")
     return obj, source
 
 

@@ -5,6 +5,7 @@ Augmentation randomness is drawn per sample from a seed made of (run seed, epoch
 from a worker's or rank's random stream: a sample looks the same whichever process or worker loads it,
 so a run resumed mid-epoch, a run with another `--workers`, and a 2-process run all see the same images.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,19 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "SHAPE_CLASSES", "SyntheticShapes", "build_transform", "build_datasets",
-    "Augmented", "EpochSampler", "EvalSampler", "sample_seed", "batch_mix", "build_loaders", "default_workers",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "SHAPE_CLASSES",
+    "SyntheticShapes",
+    "build_transform",
+    "build_datasets",
+    "Augmented",
+    "EpochSampler",
+    "EvalSampler",
+    "sample_seed",
+    "batch_mix",
+    "build_loaders",
+    "default_workers",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -27,8 +39,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 CACHE_BYTES = 64 * 2**20  # SyntheticShapes keeps its images when they fit in this many bytes
 
-SHAPE_CLASSES = ("disk", "square", "triangle", "ring", "cross",
-                 "horizontal_stripes", "vertical_stripes", "diagonal_stripes", "checkerboard", "dots")
+SHAPE_CLASSES = (
+    "disk",
+    "square",
+    "triangle",
+    "ring",
+    "cross",
+    "horizontal_stripes",
+    "vertical_stripes",
+    "diagonal_stripes",
+    "checkerboard",
+    "dots",
+)
 
 
 class SyntheticShapes(Dataset):
@@ -41,8 +63,9 @@ class SyntheticShapes(Dataset):
 
     classes = SHAPE_CLASSES
 
-    def __init__(self, num_samples: int, image_size: int = 32, seed: int = 0, split: str = "train",
-                 noise: float = 0.08):
+    def __init__(
+        self, num_samples: int, image_size: int = 32, seed: int = 0, split: str = "train", noise: float = 0.08
+    ):
         if num_samples < 1:
             raise ValueError(f"num_samples must be positive, got {num_samples}")
         if image_size < 8:
@@ -111,8 +134,15 @@ def _draw(label: int, size: int, g: torch.Generator, noise: float) -> torch.Tens
     return (image.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def build_transform(train: bool, image_size: int, randaug_ops: int = 2, randaug_magnitude: int = 9,
-                    reprob: float = 0.25, crop_pct: float = 0.875, crop_scale: float = 0.08) -> v2.Compose:
+def build_transform(
+    train: bool,
+    image_size: int,
+    randaug_ops: int = 2,
+    randaug_magnitude: int = 9,
+    reprob: float = 0.25,
+    crop_pct: float = 0.875,
+    crop_scale: float = 0.08,
+) -> v2.Compose:
     """The paper's pipeline (timm's `create_transform`, as in the official ConvNeXt repo), in transforms.v2.
 
     Train: random-resized crop (bicubic; `crop_scale` to all of the image's area) + horizontal flip + RandAugment
@@ -123,14 +153,21 @@ def build_transform(train: bool, image_size: int, randaug_ops: int = 2, randaug_
     bicubic = v2.InterpolationMode.BICUBIC
     ops: list = [v2.ToImage()]
     if train:
-        ops += [v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0), interpolation=bicubic, antialias=True),
-                v2.RandomHorizontalFlip()]
+        ops += [
+            v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0), interpolation=bicubic, antialias=True),
+            v2.RandomHorizontalFlip(),
+        ]
         if randaug_ops > 0:
-            ops.append(v2.RandAugment(num_ops=randaug_ops, magnitude=randaug_magnitude,
-                                      interpolation=v2.InterpolationMode.BILINEAR))
+            ops.append(
+                v2.RandAugment(
+                    num_ops=randaug_ops, magnitude=randaug_magnitude, interpolation=v2.InterpolationMode.BILINEAR
+                )
+            )
     else:
-        ops += [v2.Resize(round(image_size / crop_pct), interpolation=bicubic, antialias=True),
-                v2.CenterCrop(image_size)]
+        ops += [
+            v2.Resize(round(image_size / crop_pct), interpolation=bicubic, antialias=True),
+            v2.CenterCrop(image_size),
+        ]
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     if train and reprob > 0:
         ops.append(v2.RandomErasing(p=reprob, value="random"))
@@ -169,8 +206,9 @@ class EpochSampler(Sampler):
     the first `skip` samples of this rank's share (to resume mid-epoch)."""
 
     def __init__(self, num_samples: int, num_replicas: int, rank: int, seed: int):
-        self.inner = DistributedSampler(range(num_samples), num_replicas=num_replicas, rank=rank,
-                                        shuffle=True, seed=seed, drop_last=True)
+        self.inner = DistributedSampler(
+            range(num_samples), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
         self.seed, self.epoch, self.skip = seed, 0, 0
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
@@ -178,7 +216,7 @@ class EpochSampler(Sampler):
         self.inner.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        indices = list(self.inner)[self.skip:]
+        indices = list(self.inner)[self.skip :]
         return iter([(i, sample_seed(self.seed, self.epoch, i)) for i in indices])
 
     def __len__(self) -> int:
@@ -198,16 +236,26 @@ class EvalSampler(Sampler):
         return len(self.indices)
 
 
-def build_datasets(data: str, image_size: int, *, seed: int = 0, synthetic_sizes: Sequence[int] = (2000, 500),
-                   data_root: str = "data", imagenette_size: str = "320px") -> tuple[Dataset, Dataset, list[str]]:
+def build_datasets(
+    data: str,
+    image_size: int,
+    *,
+    seed: int = 0,
+    synthetic_sizes: Sequence[int] = (2000, 500),
+    data_root: str = "data",
+    imagenette_size: str = "320px",
+) -> tuple[Dataset, Dataset, list[str]]:
     """(train set, val set, class names) for `data`: 'synthetic', 'imagenette', or an ImageFolder directory.
 
     Items are (PIL image or uint8 tensor, int label); transforms are applied by `Augmented`.
     """
     if data == "synthetic":
         n_train, n_val = synthetic_sizes
-        return (SyntheticShapes(n_train, image_size, seed, "train"), SyntheticShapes(n_val, image_size, seed, "val"),
-                list(SHAPE_CLASSES))
+        return (
+            SyntheticShapes(n_train, image_size, seed, "train"),
+            SyntheticShapes(n_val, image_size, seed, "val"),
+            list(SHAPE_CLASSES),
+        )
     if data == "imagenette":
         return _imagenette(data_root, imagenette_size)
     return _image_folder(data)
@@ -225,8 +273,9 @@ def _image_folder(root: str):
     for split in ("train", "val"):
         path = os.path.join(root, split)
         if not os.path.isdir(path):
-            raise FileNotFoundError(f"{path} not found: --data expects ImageFolder layout "
-                                    f"{root}/{{train,val}}/<class>/")
+            raise FileNotFoundError(
+                f"{path} not found: --data expects ImageFolder layout {root}/{{train,val}}/<class>/"
+            )
         try:
             splits[split] = ImageFolder(path)
         except FileNotFoundError as e:  # no class folders or no images in them
@@ -234,8 +283,10 @@ def _image_folder(root: str):
         except OSError as e:  # e.g. a folder this user may not read
             raise ValueError(f"--data {root}: cannot read {e.filename or path} ({e.strerror or e})") from e
     if splits["train"].classes != splits["val"].classes:
-        raise ValueError(f"{root}: train and val have different class folders "
-                         f"({len(splits['train'].classes)} vs {len(splits['val'].classes)} classes)")
+        raise ValueError(
+            f"{root}: train and val have different class folders "
+            f"({len(splits['train'].classes)} vs {len(splits['val'].classes)} classes)"
+        )
     return splits["train"], splits["val"], splits["train"].classes
 
 
@@ -279,27 +330,50 @@ def default_workers() -> int:
     return max(1, min(8, cores // ranks_here))
 
 
-def build_loaders(recipe, world_size: int = 1, rank: int = 0, workers: int | None = None, pin_memory: bool = False,
-                  training: bool = True):
+def build_loaders(
+    recipe,
+    world_size: int = 1,
+    rank: int = 0,
+    workers: int | None = None,
+    pin_memory: bool = False,
+    training: bool = True,
+):
     """(train loader, val loader, class names) for a `Recipe`: each sample augmented from its own seed.
     `training=False` (evaluation only) allows a training set too small for one optimizer step."""
     from torch.utils.data import DataLoader
 
     train_set, val_set, classes = build_datasets(
-        recipe.data, recipe.image_size, seed=recipe.seed, data_root=recipe.data_root,
-        synthetic_sizes=(recipe.synthetic_train, recipe.synthetic_val), imagenette_size=recipe.imagenette_size)
-    train_tf = build_transform(True, recipe.image_size, recipe.randaug_ops, recipe.randaug_magnitude, recipe.reprob,
-                               crop_scale=recipe.crop_scale)
+        recipe.data,
+        recipe.image_size,
+        seed=recipe.seed,
+        data_root=recipe.data_root,
+        synthetic_sizes=(recipe.synthetic_train, recipe.synthetic_val),
+        imagenette_size=recipe.imagenette_size,
+    )
+    train_tf = build_transform(
+        True,
+        recipe.image_size,
+        recipe.randaug_ops,
+        recipe.randaug_magnitude,
+        recipe.reprob,
+        crop_scale=recipe.crop_scale,
+    )
     val_tf = build_transform(False, recipe.image_size, crop_pct=recipe.crop_pct)
     sampler = EpochSampler(len(train_set), world_size, rank, recipe.seed)
     batches = len(sampler) // recipe.batch_size
     if training and batches < recipe.accum_steps:
-        raise ValueError(f"{len(train_set)} training images make {batches} batches of {recipe.batch_size} per "
-                         f"process, fewer than --accum-steps {recipe.accum_steps}: lower --batch-size or add data")
+        raise ValueError(
+            f"{len(train_set)} training images make {batches} batches of {recipe.batch_size} per "
+            f"process, fewer than --accum-steps {recipe.accum_steps}: lower --batch-size or add data"
+        )
     workers = default_workers() if workers is None else workers
-    common = {"batch_size": recipe.batch_size, "num_workers": workers, "pin_memory": pin_memory,
-              "persistent_workers": workers > 0,
-              "generator": torch.Generator()}  # own generator: the loader never draws from the global stream
+    common = {
+        "batch_size": recipe.batch_size,
+        "num_workers": workers,
+        "pin_memory": pin_memory,
+        "persistent_workers": workers > 0,
+        "generator": torch.Generator(),
+    }  # own generator: the loader never draws from the global stream
     train_loader = DataLoader(Augmented(train_set, train_tf), sampler=sampler, drop_last=True, **common)
     val_loader = DataLoader(Augmented(val_set, val_tf), sampler=EvalSampler(len(val_set), world_size, rank), **common)
     return train_loader, val_loader, classes

@@ -1,4 +1,5 @@
 """Processes and devices: one process, or one of torchrun's (NCCL on GPUs, gloo on CPU)."""
+
 from __future__ import annotations
 
 import os

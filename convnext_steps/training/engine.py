@@ -1,4 +1,5 @@
 """One epoch of training and one pass of evaluation (the official repo's engine.py, from torch's own pieces)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -51,8 +52,15 @@ class Trainer:
     channels_last: bool = False
 
 
-def train_one_epoch(trainer: Trainer, loader, state: TrainState, rt: Runtime, save_every: int = 0,
-                    save: Callable[[TrainState], None] | None = None, bar=None) -> dict:
+def train_one_epoch(
+    trainer: Trainer,
+    loader,
+    state: TrainState,
+    rt: Runtime,
+    save_every: int = 0,
+    save: Callable[[TrainState], None] | None = None,
+    bar=None,
+) -> dict:
     """Train the rest of epoch `state.epoch` (all of it, or what a resume left); calls `save(state)` every
     `save_every` optimizer steps. Returns the epoch's train_loss, last lr and images/s over all processes,
     and leaves the epoch's sums and times in `state.progress`."""
@@ -113,8 +121,12 @@ def _optimizer_step(trainer: Trainer) -> float:
 def _bank(progress: dict, loss_sum: torch.Tensor, images_seen: int, start: float) -> float:
     """Move this process's running sums and time into `progress` (what a checkpoint records); returns now."""
     now = time.perf_counter()
-    progress.update(loss_sum=loss_sum.item(), images=progress["images"] + images_seen,
-                    train_seconds=progress["train_seconds"] + now - start, seconds=progress["seconds"] + now - start)
+    progress.update(
+        loss_sum=loss_sum.item(),
+        images=progress["images"] + images_seen,
+        train_seconds=progress["train_seconds"] + now - start,
+        seconds=progress["seconds"] + now - start,
+    )
     return now
 
 
@@ -122,8 +134,11 @@ def _show_progress(bar, progress: dict, loss_sum, lr: float, images_seen: int, s
     bar.update(1)
     if bar.n % 10 == 0 or bar.n == bar.total:
         elapsed = progress["train_seconds"] + time.perf_counter() - start
-        bar.set_postfix(loss=f"{loss_sum.item() / progress['loss_count']:.4f}", lr=f"{lr:.2e}",
-                        img_s=f"{(progress['images'] + images_seen) * rt.world_size / elapsed:.0f}")
+        bar.set_postfix(
+            loss=f"{loss_sum.item() / progress['loss_count']:.4f}",
+            lr=f"{lr:.2e}",
+            img_s=f"{(progress['images'] + images_seen) * rt.world_size / elapsed:.0f}",
+        )
 
 
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
@@ -131,8 +146,9 @@ def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, rt: Runtime, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False) -> dict:
+def evaluate(
+    model: nn.Module, loader, rt: Runtime, amp_dtype: torch.dtype | None = None, channels_last: bool = False
+) -> dict:
     """Cross-entropy, top-1 and top-5 (%) over the whole val set (summed over all processes)."""
     was_training = model.training
     model.eval()

@@ -5,6 +5,7 @@
 
 In Python, `run([...])` takes the same arguments and returns the metrics rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,11 +87,14 @@ def train(args: argparse.Namespace) -> list[dict]:
             _log(rt, args.quiet, f"removed {len(removed)} temp file(s) of interrupted writes: {', '.join(removed)}")
         folder.write_recipe(recipe.to_dict())
 
-    train_loader, val_loader, classes = build_loaders(recipe, rt.world_size, rt.rank, args.workers,
-                                                      pin_memory=rt.device.type == "cuda", training=not args.eval_only)
+    train_loader, val_loader, classes = build_loaders(
+        recipe, rt.world_size, rt.rank, args.workers, pin_memory=rt.device.type == "cuda", training=not args.eval_only
+    )
     if ckpt is not None and ckpt.get("classes") != list(classes):
-        raise ValueError(f"{folder.last} was trained on {len(ckpt.get('classes') or [])} classes; --data "
-                         f"{recipe.data} has {len(classes)} (or other names)")
+        raise ValueError(
+            f"{folder.last} was trained on {len(ckpt.get('classes') or [])} classes; --data "
+            f"{recipe.data} has {len(classes)} (or other names)"
+        )
     model, ema = _network(recipe, len(classes), rt, args.channels_last)
     if args.eval_only:
         return _evaluate_only(args, folder, ckpt, model, ema, val_loader, rt, AMP_DTYPES[recipe.amp])
@@ -148,32 +152,54 @@ def _trainer(recipe: Recipe, model, ema, num_classes: int, steps_per_epoch: int,
         net = torch.compile(net)
     if rt.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return Trainer(model=model, net=net, criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
-                   optimizer=optimizer, scheduler=build_scheduler(optimizer, recipe, steps_per_epoch),
-                   scaler=torch.amp.GradScaler(rt.device.type, enabled=recipe.amp == "fp16"),
-                   steps_per_epoch=steps_per_epoch, accum_steps=recipe.accum_steps, ema=ema,
-                   mix=batch_mix(recipe.mixup, recipe.cutmix, num_classes), amp_dtype=AMP_DTYPES[recipe.amp],
-                   channels_last=args.channels_last)
+    return Trainer(
+        model=model,
+        net=net,
+        criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+        optimizer=optimizer,
+        scheduler=build_scheduler(optimizer, recipe, steps_per_epoch),
+        scaler=torch.amp.GradScaler(rt.device.type, enabled=recipe.amp == "fp16"),
+        steps_per_epoch=steps_per_epoch,
+        accum_steps=recipe.accum_steps,
+        ema=ema,
+        mix=batch_mix(recipe.mixup, recipe.cutmix, num_classes),
+        amp_dtype=AMP_DTYPES[recipe.amp],
+        channels_last=args.channels_last,
+    )
 
 
-def _fit(trainer: Trainer, state: TrainState, train_loader, val_loader, recipe: Recipe, classes, folder: RunFolder,
-         args, rt: Runtime) -> list[dict]:
+def _fit(
+    trainer: Trainer,
+    state: TrainState,
+    train_loader,
+    val_loader,
+    recipe: Recipe,
+    classes,
+    folder: RunFolder,
+    args,
+    rt: Runtime,
+) -> list[dict]:
     """The epochs left: train, evaluate, write the epoch's files; returns the whole metrics history."""
     folder.write_history(state.history)  # from last.pt: drops a row a kill left past it, restores one it missed
     _log(rt, args.quiet, _banner(trainer, state, recipe, len(classes), rt))
     save = functools.partial(_save_last, trainer, recipe, classes, folder, rt)
     for epoch in range(state.epoch, recipe.epochs):
         train_loader.sampler.set_epoch(epoch, skip=state.step_in_epoch * recipe.accum_steps * recipe.batch_size)
-        bar = _progress_bar(rt, args.quiet, trainer.steps_per_epoch, state.step_in_epoch,
-                            f"epoch {epoch + 1}/{recipe.epochs}")
+        bar = _progress_bar(
+            rt, args.quiet, trainer.steps_per_epoch, state.step_in_epoch, f"epoch {epoch + 1}/{recipe.epochs}"
+        )
         stats = train_one_epoch(trainer, train_loader, state, rt, args.save_every_steps, save, bar)
         if bar is not None:
             bar.close()
         row = _end_epoch(trainer, state, stats, val_loader, recipe, classes, folder, rt)
-        _log(rt, args.quiet, f"epoch {row['epoch']}/{recipe.epochs}  train_loss {row['train_loss']:.4f}  "
-             f"val_loss {row['val_loss']:.4f}  top1 {row['val_top1']:.2f}  top5 {row['val_top5']:.2f}"
-             + (f"  ema_top1 {row['ema_val_top1']:.2f}" if "ema_val_top1" in row else "")
-             + f"  lr {row['lr']:.2e}  {row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s")
+        _log(
+            rt,
+            args.quiet,
+            f"epoch {row['epoch']}/{recipe.epochs}  train_loss {row['train_loss']:.4f}  "
+            f"val_loss {row['val_loss']:.4f}  top1 {row['val_top1']:.2f}  top5 {row['val_top5']:.2f}"
+            + (f"  ema_top1 {row['ema_val_top1']:.2f}" if "ema_val_top1" in row else "")
+            + f"  lr {row['lr']:.2e}  {row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s",
+        )
     return state.history
 
 
@@ -181,13 +207,28 @@ def _save_last(trainer: Trainer, recipe: Recipe, classes, folder: RunFolder, rt:
     folder.save_last(snapshot(trainer, state, recipe, classes, rt))  # every rank joins the RNG gather
 
 
-def _end_epoch(trainer: Trainer, state: TrainState, stats: dict, val_loader, recipe: Recipe, classes,
-               folder: RunFolder, rt: Runtime) -> dict:
+def _end_epoch(
+    trainer: Trainer,
+    state: TrainState,
+    stats: dict,
+    val_loader,
+    recipe: Recipe,
+    classes,
+    folder: RunFolder,
+    rt: Runtime,
+) -> dict:
     """Evaluate, append the metrics row, move `state` to the next epoch, write best.pt / last.pt / metrics.csv."""
     eval_start = time.perf_counter()
     val = evaluate(trainer.model, val_loader, rt, trainer.amp_dtype, trainer.channels_last)
-    row = {"epoch": state.epoch + 1, "train_loss": stats["train_loss"], "val_loss": val["loss"],
-           "val_top1": val["top1"], "val_top5": val["top5"], "lr": stats["lr"], "images_per_s": stats["images_per_s"]}
+    row = {
+        "epoch": state.epoch + 1,
+        "train_loss": stats["train_loss"],
+        "val_loss": val["loss"],
+        "val_top1": val["top1"],
+        "val_top5": val["top5"],
+        "lr": stats["lr"],
+        "images_per_s": stats["images_per_s"],
+    }
     if trainer.ema is not None:
         ema_val = evaluate(trainer.ema.module, val_loader, rt, trainer.amp_dtype, trainer.channels_last)
         row.update(ema_val_loss=ema_val["loss"], ema_val_top1=ema_val["top1"], ema_val_top5=ema_val["top5"])
@@ -225,10 +266,12 @@ def _evaluate_only(args, folder: RunFolder, ckpt, model, ema, val_loader, rt: Ru
 
 def _banner(trainer: Trainer, state: TrainState, recipe: Recipe, num_classes: int, rt: Runtime) -> str:
     params = sum(p.numel() for p in trainer.model.parameters())
-    text = (f"{recipe.step or recipe.model}: {params / 1e6:.2f}M params, {num_classes} classes, {rt.world_size} "
-            f"process(es) on {rt.device.type}, recipe {recipe.preset}, effective batch {recipe.effective_batch}, "
-            f"lr {recipe.lr:.3g}, {trainer.steps_per_epoch} steps/epoch, EMA {'on' if recipe.ema else 'off'}, "
-            f"amp {recipe.amp}")
+    text = (
+        f"{recipe.step or recipe.model}: {params / 1e6:.2f}M params, {num_classes} classes, {rt.world_size} "
+        f"process(es) on {rt.device.type}, recipe {recipe.preset}, effective batch {recipe.effective_batch}, "
+        f"lr {recipe.lr:.3g}, {trainer.steps_per_epoch} steps/epoch, EMA {'on' if recipe.ema else 'off'}, "
+        f"amp {recipe.amp}"
+    )
     if state.epoch == recipe.epochs:
         return text + f"; all {recipe.epochs} epochs are done: nothing to do"
     if state.global_step:

@@ -1,5 +1,6 @@
 """Optimiser and schedule (the official repo's optim_factory.py and cosine scheduler, from torch's pieces):
 AdamW with two parameter groups, linear warm-up then cosine decay per optimizer step."""
+
 from __future__ import annotations
 
 import functools
@@ -29,14 +30,19 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, final_ratio: f
 
 
 def build_optimizer(model: nn.Module, recipe, device: torch.device) -> torch.optim.AdamW:
-    return torch.optim.AdamW(param_groups(model, recipe.weight_decay), lr=recipe.lr, betas=BETAS,
-                             fused=device.type == "cuda" or None)
+    return torch.optim.AdamW(
+        param_groups(model, recipe.weight_decay), lr=recipe.lr, betas=BETAS, fused=device.type == "cuda" or None
+    )
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, recipe, steps_per_epoch: int):
     """`recipe`'s warm-up + cosine schedule, stepped once per optimizer step."""
     warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
     # The plain function above with its numbers bound (a partial, not a closure).
-    schedule = functools.partial(warmup_cosine, warmup_steps=warmup_steps, total_steps=steps_per_epoch * recipe.epochs,
-                                 final_ratio=recipe.min_lr / recipe.lr)
+    schedule = functools.partial(
+        warmup_cosine,
+        warmup_steps=warmup_steps,
+        total_steps=steps_per_epoch * recipe.epochs,
+        final_ratio=recipe.min_lr / recipe.lr,
+    )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)

@@ -10,6 +10,7 @@ layer scale, EMA). Two presets (`--recipe`):
   It keeps AdamW, the cosine schedule, weight decay and label smoothing, at a fixed lr (1e-3: at 2e-3 and batch
   32 the full-size ConvNeXt-T collapses to the uniform prediction), with light augmentation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,17 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["FAMILY_NAMES", "Preset", "PRESETS", "Recipe", "ARCH_FIELDS", "resolve_recipe", "build_network",
-           "has_batchnorm", "option_name"]
+__all__ = [
+    "FAMILY_NAMES",
+    "Preset",
+    "PRESETS",
+    "Recipe",
+    "ARCH_FIELDS",
+    "resolve_recipe",
+    "build_network",
+    "has_batchnorm",
+    "option_name",
+]
 
 FAMILY_NAMES = ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large", "convnext_xlarge")
 
@@ -52,12 +62,46 @@ class Preset:
 
 
 PRESETS = {
-    "paper": Preset("paper", epochs=300, batch_size=128, lr=4e-3, min_lr=1e-6, lr_batch=4096, warmup_fraction=20 / 300,
-                    weight_decay=0.05, label_smoothing=0.1, crop_scale=0.08, mixup=0.8, cutmix=1.0, randaug_ops=2,
-                    randaug_magnitude=9, reprob=0.25, ema=None, ema_decay=0.9999, drop_path=None),
-    "small": Preset("small", epochs=10, batch_size=32, lr=1e-3, min_lr=1e-5, lr_batch=None, warmup_fraction=0.1,
-                    weight_decay=0.05, label_smoothing=0.1, crop_scale=0.35, mixup=0.0, cutmix=0.0, randaug_ops=0,
-                    randaug_magnitude=9, reprob=0.0, ema=False, ema_decay=0.9999, drop_path=0.0),
+    "paper": Preset(
+        "paper",
+        epochs=300,
+        batch_size=128,
+        lr=4e-3,
+        min_lr=1e-6,
+        lr_batch=4096,
+        warmup_fraction=20 / 300,
+        weight_decay=0.05,
+        label_smoothing=0.1,
+        crop_scale=0.08,
+        mixup=0.8,
+        cutmix=1.0,
+        randaug_ops=2,
+        randaug_magnitude=9,
+        reprob=0.25,
+        ema=None,
+        ema_decay=0.9999,
+        drop_path=None,
+    ),
+    "small": Preset(
+        "small",
+        epochs=10,
+        batch_size=32,
+        lr=1e-3,
+        min_lr=1e-5,
+        lr_batch=None,
+        warmup_fraction=0.1,
+        weight_decay=0.05,
+        label_smoothing=0.1,
+        crop_scale=0.35,
+        mixup=0.0,
+        cutmix=0.0,
+        randaug_ops=0,
+        randaug_magnitude=9,
+        reprob=0.0,
+        ema=False,
+        ema_decay=0.9999,
+        drop_path=0.0,
+    ),
 }
 
 
@@ -110,8 +154,9 @@ class Recipe:
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"--warmup-epochs {self.warmup_epochs} must be shorter than --epochs {self.epochs}")
         if not 0 <= self.randaug_magnitude <= 30:
-            raise ValueError(f"--randaug-magnitude must be in 0..30 (torchvision's 31 bins), "
-                             f"got {self.randaug_magnitude}")
+            raise ValueError(
+                f"--randaug-magnitude must be in 0..30 (torchvision's 31 bins), got {self.randaug_magnitude}"
+            )
 
     @property
     def effective_batch(self) -> int:
@@ -139,8 +184,12 @@ def option_name(field: str) -> str:
     return "--recipe" if field == "preset" else "--" + field.replace("_", "-")
 
 
-def resolve_recipe(options: Mapping | argparse.Namespace, world_size: int = 1, device_type: str = "cpu",
-                   saved: Recipe | Mapping | None = None) -> Recipe:
+def resolve_recipe(
+    options: Mapping | argparse.Namespace,
+    world_size: int = 1,
+    device_type: str = "cpu",
+    saved: Recipe | Mapping | None = None,
+) -> Recipe:
     """The run's complete recipe from the options given (None or absent: not given).
 
     Fresh: the preset's defaults, the options given over them, then the network's own defaults, all checked.
@@ -182,12 +231,23 @@ def _defaults(given: dict, world_size: int, device_type: str) -> dict[str, Any]:
     """The preset's values and the data defaults, with the options given over them; lr scaled as the preset says."""
     preset = PRESETS[given["preset"] or "paper"]
     values = {
-        **dict.fromkeys(OPTION_FIELDS), "preset": preset.name, "data_root": "data", "imagenette_size": "320px",
-        "synthetic_train": 2000, "synthetic_val": 500, "image_size": 224,
-        "crop_pct": 1.0 if given["data"] == "synthetic" else 0.875, "accum_steps": 1, "sync_bn": False,
-        "amp": "bf16" if device_type == "cuda" else "off", "seed": 0,
-        **{f.name: getattr(preset, f.name) for f in dataclasses.fields(Preset)
-           if f.name in OPTION_FIELDS and f.name not in ("lr", "min_lr")},  # those two are scaled below
+        **dict.fromkeys(OPTION_FIELDS),
+        "preset": preset.name,
+        "data_root": "data",
+        "imagenette_size": "320px",
+        "synthetic_train": 2000,
+        "synthetic_val": 500,
+        "image_size": 224,
+        "crop_pct": 1.0 if given["data"] == "synthetic" else 0.875,
+        "accum_steps": 1,
+        "sync_bn": False,
+        "amp": "bf16" if device_type == "cuda" else "off",
+        "seed": 0,
+        **{
+            f.name: getattr(preset, f.name)
+            for f in dataclasses.fields(Preset)
+            if f.name in OPTION_FIELDS and f.name not in ("lr", "min_lr")
+        },  # those two are scaled below
     }
     values.update({k: v for k, v in given.items() if v is not None})
     values["world_size"] = world_size
@@ -213,8 +273,9 @@ def _network_defaults(values: dict) -> dict[str, Any]:
     if values["ema"] is None:
         found["ema"] = not has_batchnorm(network)
     if values["image_size"] < config.reduction:
-        raise ValueError(f"--image-size {values['image_size']} is too small: the network downsamples by "
-                         f"{config.reduction}")
+        raise ValueError(
+            f"--image-size {values['image_size']} is too small: the network downsamples by {config.reduction}"
+        )
     return found
 
 
@@ -222,18 +283,25 @@ def _same_run(given: dict, saved: Recipe, world_size: int) -> Recipe:
     if _differences(given, saved, ARCH_FIELDS):
         raise ValueError(f"the checkpoint holds another architecture: {_differences(given, saved, ARCH_FIELDS)}")
     if _differences(given, saved, OPTION_FIELDS):
-        raise ValueError("options differ from the checkpoint's (leave them out to take the checkpoint's): "
-                         + _differences(given, saved, OPTION_FIELDS))
+        raise ValueError(
+            "options differ from the checkpoint's (leave them out to take the checkpoint's): "
+            + _differences(given, saved, OPTION_FIELDS)
+        )
     if saved.world_size != world_size:
-        raise ValueError(f"the checkpoint was written by {saved.world_size} process(es); resume it with the same "
-                         f"number (now {world_size}) so the data order and batch stay the same")
+        raise ValueError(
+            f"the checkpoint was written by {saved.world_size} process(es); resume it with the same "
+            f"number (now {world_size}) so the data order and batch stay the same"
+        )
     return saved
 
 
 def _differences(given: dict, saved: Recipe, fields) -> str:
     """Each option given that differs from the saved recipe, with both values, as the user would type them."""
-    return ", ".join(f"{option_name(k)} {_show(given[k])} (checkpoint: {_show(getattr(saved, k))})"
-                     for k in fields if given[k] is not None and given[k] != getattr(saved, k))
+    return ", ".join(
+        f"{option_name(k)} {_show(given[k])} (checkpoint: {_show(getattr(saved, k))})"
+        for k in fields
+        if given[k] is not None and given[k] != getattr(saved, k)
+    )
 
 
 def _show(value) -> str:

@@ -10,6 +10,7 @@ Why this order: last.pt records the best score so far, so it is written after be
 best.pt that is not on disk. Killed in between, best.pt is one epoch ahead of last.pt; the resumed run redoes
 that epoch bit for bit and writes the same best.pt again. metrics.csv is rewritten from last.pt on resume.
 """
+
 from __future__ import annotations
 
 import csv

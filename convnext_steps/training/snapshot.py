@@ -5,6 +5,7 @@ state and the `TrainState` (epoch, step, best top-1, metrics history, the epoch 
 best.pt: the recipe, class names, epoch, its metrics row and weights ('model', and 'model_ema' with EMA),
 a plain weights file that `convert.load_weights` reads.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,25 +32,43 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     ckpt = load_file(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a training checkpoint of convnext_steps.train "
-                         f"(expected format {CHECKPOINT_FORMAT!r}, found {found!r})")
+        raise ValueError(
+            f"{path} is not a training checkpoint of convnext_steps.train "
+            f"(expected format {CHECKPOINT_FORMAT!r}, found {found!r})"
+        )
     return ckpt
 
 
 def snapshot(trainer: Trainer, state: TrainState, recipe, classes: Sequence[str], rt: Runtime) -> dict:
     """last.pt's contents. Every process must call it: it gathers their RNG states."""
-    rngs = [{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in r.items()}
-            for r in gather_objects(rng_state(rt.device), rt)]
-    return {"format": CHECKPOINT_FORMAT, "recipe": recipe.to_dict(), "classes": list(classes),
-            "model": trainer.model.state_dict(), "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
-            "optimizer": trainer.optimizer.state_dict(), "scheduler": trainer.scheduler.state_dict(),
-            "scaler": trainer.scaler.state_dict(), "rng": rngs, **dataclasses.asdict(state)}
+    rngs = [
+        {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in r.items()}
+        for r in gather_objects(rng_state(rt.device), rt)
+    ]
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "recipe": recipe.to_dict(),
+        "classes": list(classes),
+        "model": trainer.model.state_dict(),
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "rng": rngs,
+        **dataclasses.asdict(state),
+    }
 
 
 def best_weights(trainer: Trainer, recipe, classes: Sequence[str], row: dict) -> dict:
     """best.pt's contents: the weights of the epoch in `row`."""
-    best = {"format": CHECKPOINT_FORMAT + "/weights", "recipe": recipe.to_dict(), "classes": list(classes),
-            "epoch": row["epoch"], "metrics": row, "model": trainer.model.state_dict()}
+    best = {
+        "format": CHECKPOINT_FORMAT + "/weights",
+        "recipe": recipe.to_dict(),
+        "classes": list(classes),
+        "epoch": row["epoch"],
+        "metrics": row,
+        "model": trainer.model.state_dict(),
+    }
     if trainer.ema is not None:
         best["model_ema"] = trainer.ema.module.state_dict()
     return best
