@@ -227,42 +227,28 @@ def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
     from .roadmap import EXTENSIONS, ROADMAP, get_step
     from .steps.step07_kernel_7x7 import KERNEL_SWEEP
 
-    def row(model, **fields):
+    def row(step, overrides=None, **fields):
+        with torch.device("meta"):  # structure only: counting needs no weights
+            model = step.build(**(overrides or {}))
         return dict(fields, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9)
 
-    with torch.device("meta"):  # structure only: counting needs no weights
-        steps = [
-            row(
-                step.build(),
-                id=step.id,
-                title=step.title,
-                change=step.change,
-                paper_gflops=step.paper_gflops,
-                paper_top1=step.paper_top1,
-            )
-            for step in ROADMAP
+    def paper(step):
+        return dict(
+            id=step.id, title=step.title, change=step.change, paper_gflops=step.paper_gflops, paper_top1=step.paper_top1
+        )
+
+    steps = [row(step, **paper(step)) for step in ROADMAP]
+    sweep = []
+    if kernel_sweep:
+        step = get_step("07")
+        sweep = [
+            row(step, {"kernel_size": k}, id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
+            for k, (gflops, top1) in KERNEL_SWEEP.items()
         ]
-        sweep = []
-        if kernel_sweep:
-            step = get_step("07")
-            sweep = [
-                row(step.build(kernel_size=k), id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
-                for k, (gflops, top1) in KERNEL_SWEEP.items()
-            ]
-        extensions = [
-            row(
-                step.build(),
-                id=step.id,
-                title=step.title,
-                change=step.change,
-                previous=step.previous,
-                paper_params_m=step.paper_params_m,
-                paper_gflops=step.paper_gflops,
-                paper_top1=step.paper_top1,
-                source=step.source,
-            )
-            for step in EXTENSIONS
-        ]
+    extensions = [
+        row(step, **paper(step), previous=step.previous, paper_params_m=step.paper_params_m, source=step.source)
+        for step in EXTENSIONS
+    ]
     return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep, "extensions": extensions}
 
 
