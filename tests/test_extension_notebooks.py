@@ -6,16 +6,16 @@ checkers. nbval re-runs them separately; tests/test_notebooks.py checks their ex
 """
 
 import ast
-import json
 import re
-from pathlib import Path
 
 import pytest
+from notebook_files import NOTEBOOKS, load
+from notebook_files import outputs as _outputs
+from notebook_files import source as _source
 
 from convnext_steps import EXTENSION_IDS
 from convnext_steps.exercises import EXERCISES
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXTENSION_NOTEBOOKS = {"16_isotropic_convnext": "isotropic_s", "17_convnext_v2_grn": "v2_tiny"}
 PAPERS = {
     "16_isotropic_convnext": ["https://arxiv.org/abs/2201.03545"],
@@ -24,26 +24,11 @@ PAPERS = {
 
 
 def _cells(name: str) -> list[dict]:
-    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    src = cell["source"]
-    return src if isinstance(src, str) else "".join(src)
+    return load(NOTEBOOKS / f"{name}.ipynb")["cells"]
 
 
 def _code(name: str) -> list[dict]:
     return [c for c in _cells(name) if c["cell_type"] == "code"]
-
-
-def _outputs(cell: dict) -> str:
-    text = []
-    for out in cell.get("outputs", []):
-        if out["output_type"] == "stream":
-            text.append("".join(out["text"]))
-        elif "text/plain" in out.get("data", {}):
-            text.append("".join(out["data"]["text/plain"]))
-    return "\n".join(text)
 
 
 @pytest.mark.parametrize("name", EXTENSION_NOTEBOOKS)

@@ -6,29 +6,19 @@ where allowed (output ignored on at most 10% of code cells, for timing; never sk
 """
 
 import ast
-import json
 import re
 from pathlib import Path
 
 import pytest
+from notebook_files import NOTEBOOKS
+from notebook_files import code_cells as _code_cells
+from notebook_files import load as _load
+from notebook_files import outputs as _outputs
+from notebook_files import source as _source
 
 from convnext_steps import STEP_IDS
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXTRA = ["13_roadmap_comparison", "14_common_pitfalls", "15_training_the_variants"]
-
-
-def _load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _code_cells(nb: dict) -> list[dict]:
-    return [c for c in nb["cells"] if c["cell_type"] == "code"]
-
-
-def _source(cell: dict) -> str:
-    src = cell["source"]
-    return src if isinstance(src, str) else "".join(src)
 
 
 def _all_notebooks() -> list[Path]:
@@ -52,16 +42,6 @@ def test_step_notebook_imports_its_step_and_shows_its_change(step_id):
     else:
         assert "show_design_diff(step)" in code, "shows the step's design diff"
     assert "step_diagram_figure(step)" in code and "show_trace(step" in code, "draws the block and traces its shapes"
-
-
-def _outputs(cell: dict) -> str:
-    text = []
-    for out in cell.get("outputs", []):
-        if out["output_type"] == "stream":
-            text.append("".join(out["text"]))
-        elif "text/plain" in out.get("data", {}):
-            text.append("".join(out["data"]["text/plain"]))
-    return "\n".join(text)
 
 
 @pytest.mark.parametrize("step_id", STEP_IDS)
