@@ -114,8 +114,9 @@ def count_calls(model: nn.Module, types: type | tuple[type, ...], image_size: in
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device  # a model built on the meta device is counted at no cost
     try:
-        model(torch.zeros(1, model.config.in_chans, image_size, image_size))
+        model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
     finally:
         model.train(was_training)
         for handle in handles:
