@@ -30,6 +30,7 @@ class Exercise:
     hint: str  # what to count or look at, shown with a wrong one
     tolerance: float = 0.0  # relative, for numbers; 0: exact
     unit: str = ""
+    digits: int = 3  # decimals a float answer is shown with
 
 
 class Verdict:
@@ -96,7 +97,7 @@ def _get(exercise_id: str) -> Exercise:
 
 def _show(value: Any, exercise: Exercise) -> str:
     if isinstance(value, float):
-        text = f"{value:.3f}"
+        text = f"{value:.{exercise.digits}f}"
     elif isinstance(value, int) and not isinstance(value, bool):
         text = f"{value:,}"
     elif isinstance(value, tuple):
@@ -224,10 +225,10 @@ EXERCISES: dict[str, Exercise] = {
         ),
         Exercise(
             "00.2",
-            "At which square input size is ResNet-50's last feature map 10x10?",
+            "Which square input size, a multiple of ResNet-50's total downsampling, gives a 10x10 last feature map?",
             lambda: 10 * _model("00").config.reduction,
-            "The network downsamples by 32 in all (4 in the stem, 2 in each of stages 2-4).",
-            "count the stride-2 layers from the image to stage 4.",
+            "The network downsamples by 32 in all (4 in the stem, 2 in each of stages 2-4): 10 x 32.",
+            "count the stride-2 layers from the image to stage 4, then multiply by 10.",
             unit="pixels",
         ),
         Exercise(
@@ -321,8 +322,11 @@ EXERCISES: dict[str, Exercise] = {
             "07.2",
             "How many parameters does going from 7x7 to 9x9 add to the whole network?",
             lambda: _params(_model("07", kernel_size=9)) - _params(_model("07")),
-            "(81 - 49) taps for every channel of every block's depthwise conv: 32 * (3*96 + 3*192 + 9*384 + 3*768).",
-            "only the depthwise convs change: count their channels over all blocks.",
+            "(81 - 49) taps for every channel of every depthwise conv: 32 * (3*96 + (96 + 2*192) + (192 + 8*384) + "
+            "(384 + 2*768)) = 32 * 5,952; each stage's first block runs its depthwise conv on the previous stage's "
+            "width (the stride-2 conv comes before the widening 1x1).",
+            "only the depthwise convs change: count their channels over all blocks, and check each stage's first "
+            "block (which width does its depthwise conv run on?).",
             unit="parameters",
         ),
         Exercise(
@@ -340,6 +344,7 @@ EXERCISES: dict[str, Exercise] = {
             "GELU dips to about -0.17 near x = -0.75, then rises back to 0: it is not monotonic.",
             "plot it, or look for the zero of its derivative Phi(x) + x * phi(x).",
             tolerance=0.02,
+            digits=2,
         ),
         Exercise(
             "09.1",
@@ -359,8 +364,8 @@ EXERCISES: dict[str, Exercise] = {
         ),
         Exercise(
             "11.1",
-            "On which square map size (H = W) do GroupNorm(1, C) and ConvNeXt's LayerNorm give the same "
-            "output? Why can they?",
+            "On which square map size do GroupNorm(1, C) and ConvNeXt's LayerNorm give the same output? Give the "
+            "side length (an int), and think about why they can.",
             _norm_agreement_size,
             "With one pixel, 'over C, H and W' is 'over C': the two normalise the same numbers.",
             "look at norm_axes: when do 'one sample' and 'one pixel' cover the same cells?",
