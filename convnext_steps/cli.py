@@ -8,6 +8,7 @@ import sys
 
 from .argtypes import image_size
 from .bench import add_bench_parser
+from .roadmap import measure_roadmap
 
 __all__ = ["main"]
 
@@ -51,8 +52,6 @@ def format_roadmap(report: dict) -> str:
 
 
 def cmd_roadmap(args) -> int:
-    from .measure import measure_roadmap
-
     report = measure_roadmap(args.image_size, kernel_sweep=not args.no_sweep)
     print(json.dumps(report, indent=2) if args.json else format_roadmap(report))
     return 0

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from .training.checkpoint import read_checkpoint, state_dict_from
+from .checkpoint import read_checkpoint, state_dict_from
 
 __all__ = [
     "LAYOUTS",
@@ -195,7 +195,7 @@ def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
 def load_weights(model: nn.Module, path_or_state_dict, layout: str | None = None, ema: bool = False) -> str:
     """Load a state dict or checkpoint file in any known layout into `model`, strictly.
 
-    Files are read safely (`training.checkpoint.load_file`: weights_only, or safetensors). A checkpoint may
+    Files are read safely (`checkpoint.load_file`: weights_only, or safetensors). A checkpoint may
     be bare or wrap its weights ('model', 'state_dict', 'model_ema', a whole official training checkpoint);
     `ema=True` takes the EMA weights instead, and raises a ValueError when there are none. The model is left
     untouched unless every tensor fits. Returns the detected layout's name.

@@ -16,18 +16,19 @@ import torch
 from matplotlib.figure import Figure
 
 from . import diagrams, plots
+from .checkpoint import save_atomic
+from .data import SyntheticShapes, build_transform
 from .measure import (
     block_drop_path_rates,
     cost_breakdown,
     count_macs,
     effective_receptive_field,
-    measure_roadmap,
     stage_costs,
     stage_shapes,
 )
-from .roadmap import EXTENSIONS, ROADMAP, build_model
+from .roadmap import EXTENSIONS, ROADMAP, build_model, measure_roadmap
+from .steps.ext_v2_grn import GRN
 from .steps.step07_kernel_7x7 import KERNEL_SWEEP
-from .training.checkpoint import save_atomic
 
 __all__ = ["FIGURES", "save_figures"]
 
@@ -110,9 +111,6 @@ def _isotropic_shapes() -> Figure:
 
 
 def _grn_norms() -> Figure:
-    from .steps.ext_v2_grn import GRN
-    from .training.data import SyntheticShapes, build_transform
-
     torch.manual_seed(plots.GRN_SEED)
     model = build_model("v2_tiny").eval()
     with torch.no_grad():  # a fresh GRN is the identity: gamma = 1, beta = 0 makes every GRN act

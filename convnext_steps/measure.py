@@ -15,11 +15,11 @@ __all__ = [
     "cost_breakdown",
     "stage_costs",
     "stage_shapes",
+    "count_calls",
     "time_forward",
     "time_interleaved",
     "peak_memory_bytes",
     "latency_ms",
-    "measure_roadmap",
     "effective_receptive_field",
     "erf_extent",
     "block_drop_path_rates",
@@ -118,6 +118,31 @@ def stage_shapes(model: nn.Module, image_size: int = 224) -> list[tuple[int, ...
     finally:
         model.train(was_training)
     return [tuple(f.shape[1:]) for f in feats]
+
+
+@torch.no_grad()
+def count_calls(model: nn.Module, types: type | tuple[type, ...], image_size: int = 32) -> int:
+    """How many times modules of `types` run in one forward pass of one image (eval mode).
+
+    Counts calls, not modules: a block that applies one `nn.GELU` module three times counts three.
+    """
+    calls = 0
+
+    def hook(module, args, output):
+        nonlocal calls
+        calls += 1
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device  # a model built on the meta device is counted at no cost
+    try:
+        model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return calls
 
 
 def time_forward(fn, warmup: int = 2, rounds: int = 5, sync=None, clock=time.perf_counter) -> list[float]:
@@ -221,37 +246,6 @@ def latency_ms(model: nn.Module, batch_size: int = 1, image_size: int = 224, war
     return 1000 * sorted(times)[len(times) // 2]
 
 
-def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
-    """Params and measured GMACs of every roadmap step (and step 07's kernel sweep) beside the paper's figures,
-    and of the extensions past the paper (`roadmap.EXTENSIONS`) beside their published figures."""
-    from .roadmap import EXTENSIONS, ROADMAP, get_step
-    from .steps.step07_kernel_7x7 import KERNEL_SWEEP
-
-    def row(step, overrides=None, **fields):
-        with torch.device("meta"):  # structure only: counting needs no weights
-            model = step.build(**(overrides or {}))
-        return dict(fields, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9)
-
-    def paper(step):
-        return dict(
-            id=step.id, title=step.title, change=step.change, paper_gflops=step.paper_gflops, paper_top1=step.paper_top1
-        )
-
-    steps = [row(step, **paper(step)) for step in ROADMAP]
-    sweep = []
-    if kernel_sweep:
-        step = get_step("07")
-        sweep = [
-            row(step, {"kernel_size": k}, id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
-            for k, (gflops, top1) in KERNEL_SWEEP.items()
-        ]
-    extensions = [
-        row(step, **paper(step), previous=step.previous, paper_params_m=step.paper_params_m, source=step.source)
-        for step in EXTENSIONS
-    ]
-    return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep, "extensions": extensions}
-
-
 def effective_receptive_field(
     model: nn.Module, image_size: int = 160, n_inputs: int = 4, seed: int = 0, stage: int = -1
 ) -> torch.Tensor:
@@ -305,3 +299,12 @@ def erf_extent(erf: torch.Tensor, fraction: float = 0.9) -> int:
 def block_drop_path_rates(model: nn.Module) -> list[float]:
     """The drop-path probability each block of a built `Network` actually has, in forward order."""
     return [block.drop_path.p for stage in model.stages for block in stage.blocks]
+
+
+def __getattr__(name: str):
+    # Notebook 13 imports measure_roadmap from here; it lives in `roadmap` now, which imports this module.
+    if name == "measure_roadmap":
+        from .roadmap import measure_roadmap  # import order: a top-level import would be a cycle
+
+        return measure_roadmap
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

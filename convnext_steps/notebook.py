@@ -9,12 +9,11 @@ from __future__ import annotations
 import inspect
 import textwrap
 
-import torch
 from IPython.display import Markdown
 from torch import nn
 
 from .design import design_diff
-from .measure import count_macs, count_params
+from .measure import count_calls, count_macs, count_params  # count_calls: notebooks 08-10 and exercises import it here
 from .roadmap import Step, get_step
 from .trace import format_trace, trace_block, trace_stem
 
@@ -97,28 +96,3 @@ def format_table(rows: list[dict], columns: tuple[str, ...] | None = None) -> st
         "  ".join(text.ljust(w) if i == 0 else text.rjust(w) for i, (text, w) in enumerate(zip(line, widths))).rstrip()
         for line in table
     )
-
-
-@torch.no_grad()
-def count_calls(model: nn.Module, types: type | tuple[type, ...], image_size: int = 32) -> int:
-    """How many times modules of `types` run in one forward pass of one image (eval mode).
-
-    Counts calls, not modules: a block that applies one `nn.GELU` module three times counts three.
-    """
-    calls = 0
-
-    def hook(module, args, output):
-        nonlocal calls
-        calls += 1
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device  # a model built on the meta device is counted at no cost
-    try:
-        model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return calls

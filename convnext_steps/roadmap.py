@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
+import torch
+
+from .measure import count_macs, count_params
 from .network import NetConfig, Network
 from .steps import (
     ext_isotropic,
@@ -34,7 +37,17 @@ from .steps import (
     step12_separate_downsampling,
 )
 
-__all__ = ["Step", "ROADMAP", "STEP_IDS", "EXTENSIONS", "EXTENSION_IDS", "ALL_STEPS", "get_step", "build_model"]
+__all__ = [
+    "Step",
+    "ROADMAP",
+    "STEP_IDS",
+    "EXTENSIONS",
+    "EXTENSION_IDS",
+    "ALL_STEPS",
+    "get_step",
+    "build_model",
+    "measure_roadmap",
+]
 
 
 @dataclass(frozen=True)
@@ -255,3 +268,32 @@ def get_step(step: int | str | Step) -> Step:
 def build_model(step: int | str | Step, num_classes: int = 1000, **overrides) -> Network:
     """Build a roadmap step's (or an extension's) network, e.g. `build_model("07", kernel_size=5)`."""
     return get_step(step).build(num_classes, **overrides)
+
+
+def measure_roadmap(image_size: int = 224, kernel_sweep: bool = True) -> dict:
+    """Params and measured GMACs of every roadmap step (and step 07's kernel sweep) beside the paper's figures,
+    and of the extensions past the paper (`roadmap.EXTENSIONS`) beside their published figures."""
+
+    def row(step, overrides=None, **fields):
+        with torch.device("meta"):  # structure only: counting needs no weights
+            model = step.build(**(overrides or {}))
+        return dict(fields, params=count_params(model), gmacs=count_macs(model, image_size) / 1e9)
+
+    def paper(step):
+        return dict(
+            id=step.id, title=step.title, change=step.change, paper_gflops=step.paper_gflops, paper_top1=step.paper_top1
+        )
+
+    steps = [row(step, **paper(step)) for step in ROADMAP]
+    sweep = []
+    if kernel_sweep:
+        step = get_step("07")
+        sweep = [
+            row(step, {"kernel_size": k}, id=step.id, kernel_size=k, paper_gflops=gflops, paper_top1=top1)
+            for k, (gflops, top1) in step07_kernel_7x7.KERNEL_SWEEP.items()
+        ]
+    extensions = [
+        row(step, **paper(step), previous=step.previous, paper_params_m=step.paper_params_m, source=step.source)
+        for step in EXTENSIONS
+    ]
+    return {"image_size": image_size, "steps": steps, "kernel_sweep": sweep, "extensions": extensions}

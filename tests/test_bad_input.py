@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 from convnext_steps import build_model, export_state_dict, load_weights
-from convnext_steps.training.checkpoint import read_checkpoint
+from convnext_steps.checkpoint import read_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torchvision
 from conftest import randomize_
 
 from convnext_steps import LAYOUTS, build_model, export_state_dict, load_weights
+from convnext_steps.checkpoint import SAFE_GLOBALS, load_file, read_checkpoint
 from convnext_steps.convert import fitting_layouts
-from convnext_steps.training.checkpoint import SAFE_GLOBALS, load_file, read_checkpoint
 
 TINY = {"depths": (1, 1, 1, 1), "dims": (16, 32, 64, 128), "stem_dim": 16}
 

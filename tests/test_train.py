@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from convnext_steps import build_model, load_weights
+from convnext_steps.checkpoint import save_atomic
 from convnext_steps.train import main
 from convnext_steps.training import run
-from convnext_steps.training.checkpoint import save_atomic
 from convnext_steps.training.data import SHAPE_CLASSES, Augmented, EpochSampler, SyntheticShapes, build_transform
 from convnext_steps.training.optim import param_groups, warmup_cosine
 from convnext_steps.training.options import build_parser

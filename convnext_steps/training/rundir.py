@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 
-from .checkpoint import remove_leftovers, save_atomic
+from ..checkpoint import remove_leftovers, save_atomic
 
 __all__ = ["RunFolder", "read_metrics", "write_metrics"]
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import torch
 
+from ..checkpoint import load_file
 from ..convert import load_weights
-from .checkpoint import load_file, rng_state, set_rng_state
+from .checkpoint import rng_state, set_rng_state
 from .distributed import Runtime, gather_objects
 from .engine import Trainer, TrainState
 
