@@ -8,6 +8,7 @@ import sys
 
 from .argtypes import image_size
 from .bench import add_bench_parser
+from .design import design_diff
 from .roadmap import measure_roadmap
 
 __all__ = ["main"]
@@ -58,10 +59,10 @@ def cmd_roadmap(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    import matplotlib
+    import matplotlib  # start-up cost: only this command draws
 
     matplotlib.use("Agg")  # files only, no display
-    from .figures import save_figures
+    from .figures import save_figures  # import order: pyplot (through figures) after matplotlib.use
 
     try:
         paths = save_figures(args.out, args.names or None)
@@ -74,8 +75,6 @@ def cmd_figures(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .design import design_diff
-
     try:
         print(design_diff(args.step, args.other), end="")
     except ValueError as e:

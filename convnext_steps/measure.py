@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import tempfile
 import time
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
+    "eval_mode",
     "count_params",
     "count_macs",
     "cost_breakdown",
@@ -26,6 +33,17 @@ __all__ = [
 ]
 
 
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` in eval mode for the `with` block, then back in the mode it was in, even when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -38,13 +56,8 @@ def _meta_forward(model: nn.Module, image_size: int, in_chans: int) -> FlopCount
     }
     dtype = next(iter(tensors.values())).dtype if tensors else torch.float32
     x = torch.zeros(1, in_chans, image_size, image_size, dtype=dtype, device="meta")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            functional_call(model, tensors, (x,))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        functional_call(model, tensors, (x,))
     return counter
 
 
@@ -110,13 +123,9 @@ def stage_costs(model: nn.Module, image_size: int = 224) -> list[dict]:
 @torch.no_grad()
 def stage_shapes(model: nn.Module, image_size: int = 224) -> list[tuple[int, ...]]:
     """(C, H, W) after the stem and after each stage, for one image."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device  # a model built on the meta device gives shapes at no cost
-    try:
+    with eval_mode(model):
         feats = model.forward_stages(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
-    finally:
-        model.train(was_training)
     return [tuple(f.shape[1:]) for f in feats]
 
 
@@ -132,14 +141,12 @@ def count_calls(model: nn.Module, types: type | tuple[type, ...], image_size: in
         nonlocal calls
         calls += 1
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device  # a model built on the meta device is counted at no cost
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, types)]
     try:
-        model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
+        with eval_mode(model):
+            model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return calls
@@ -199,12 +206,6 @@ def peak_memory_bytes(fn, device: torch.device | str = "cpu") -> int:
         return torch.cuda.max_memory_allocated(device) - start
     if device.type != "cpu":
         raise ValueError(f"peak memory is measured on 'cpu' or 'cuda' devices, got {device}")
-    import json
-    import os
-    import tempfile
-
-    from torch.profiler import ProfilerActivity, profile
-
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     with tempfile.TemporaryDirectory() as folder:  # the exported trace is the profiler's public record
@@ -234,15 +235,11 @@ def peak_memory_bytes(fn, device: torch.device | str = "cpu") -> int:
 @torch.no_grad()
 def latency_ms(model: nn.Module, batch_size: int = 1, image_size: int = 224, warmup: int = 2, rounds: int = 5) -> float:
     """Median wall-clock milliseconds of one inference forward pass, on the model's device."""
-    was_training = model.training
-    model.eval()
     param = next(model.parameters())
     x = torch.randn(batch_size, model.config.in_chans, image_size, image_size, dtype=param.dtype, device=param.device)
     sync = torch.cuda.synchronize if param.is_cuda else None
-    try:
+    with eval_mode(model):
         times = time_forward(lambda: model(x), warmup=warmup, rounds=rounds, sync=sync)
-    finally:
-        model.train(was_training)
     return 1000 * sorted(times)[len(times) // 2]
 
 
@@ -259,20 +256,15 @@ def effective_receptive_field(
     """
     if n_inputs < 1:
         raise ValueError(f"n_inputs must be positive, got {n_inputs}")
-    was_training = model.training
-    model.eval()
     param = next(model.parameters())
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n_inputs, model.config.in_chans, image_size, image_size, generator=generator)
     x = x.to(dtype=param.dtype, device=param.device).requires_grad_(True)
-    try:
-        with torch.enable_grad():
-            feats = model.forward_stages(x)[stage]
-            h, w = feats.shape[-2:]
-            # autograd.grad, not backward(): no gradients pile up in the model's parameters.
-            (grad,) = torch.autograd.grad(feats[:, :, h // 2, w // 2].sum(), x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.enable_grad():
+        feats = model.forward_stages(x)[stage]
+        h, w = feats.shape[-2:]
+        # autograd.grad, not backward(): no gradients pile up in the model's parameters.
+        (grad,) = torch.autograd.grad(feats[:, :, h // 2, w // 2].sum(), x)
     return grad.abs().sum(1).mean(0).detach().cpu()
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from .layers import DropPath, LayerNorm2d
+from .measure import eval_mode
 from .roadmap import Step, get_step
 from .steps.ext_v2_grn import GRN
 
@@ -81,14 +82,9 @@ def trace_module(module: nn.Module, input_shape: tuple[int, ...]) -> list[Op]:
     """
     graph = _Tracer().trace(module)
     gm = torch.fx.GraphModule(module, graph)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            device = next(iter(module.parameters()), torch.zeros(())).device
-            ShapeProp(gm).propagate(torch.zeros(input_shape, device=device))
-    finally:
-        module.train(was_training)
+    device = next(iter(module.parameters()), torch.zeros(())).device
+    with eval_mode(module), torch.no_grad():
+        ShapeProp(gm).propagate(torch.zeros(input_shape, device=device))
     modules = dict(module.named_modules())
     ops, layout, branch = [], {}, {}
     for node in graph.nodes:

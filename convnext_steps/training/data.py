@@ -9,11 +9,13 @@ so a run resumed mid-epoch, a run with another `--workers`, and a 2-process run 
 from __future__ import annotations
 
 import os
+import urllib.error
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
+from torchvision.datasets import ImageFolder, Imagenette
 from torchvision.transforms import v2
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, SHAPE_CLASSES, SyntheticShapes, build_transform
@@ -125,8 +127,6 @@ def build_datasets(
 
 
 def _image_folder(root: str):
-    from torchvision.datasets import ImageFolder
-
     if not os.path.isdir(root):
         raise FileNotFoundError(
             f"--data {root!r} is not 'synthetic', 'imagenette' or a directory; expected a folder in ImageFolder "
@@ -154,10 +154,6 @@ def _image_folder(root: str):
 
 
 def _imagenette(root: str, size: str):
-    import urllib.error
-
-    from torchvision.datasets import Imagenette
-
     if size not in Imagenette._ARCHIVES:
         raise ValueError(f"unknown Imagenette size {size!r}; valid sizes: {', '.join(Imagenette._ARCHIVES)}")
     try:
@@ -203,8 +199,6 @@ def build_loaders(
 ):
     """(train loader, val loader, class names) for a `Recipe`: each sample augmented from its own seed.
     `training=False` (evaluation only) allows a training set too small for one optimizer step."""
-    from torch.utils.data import DataLoader
-
     train_set, val_set, classes = build_datasets(
         recipe.data,
         recipe.image_size,

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from ..measure import eval_mode
+from ..precision import autocast
 from .distributed import Runtime, all_sum
 
 __all__ = ["TrainState", "Trainer", "fresh_progress", "train_one_epoch", "evaluate"]
@@ -100,7 +102,7 @@ def _forward_backward(trainer: Trainer, images, labels, rt: Runtime, sync: bool)
         images = images.contiguous(memory_format=torch.channels_last)
     # DDP all-reduces on the last micro-step only (gradient accumulation).
     with contextlib.nullcontext() if sync or not rt.distributed else trainer.net.no_sync():
-        with _autocast(rt.device, trainer.amp_dtype):
+        with autocast(rt.device, trainer.amp_dtype):
             loss = trainer.criterion(trainer.net(images), targets)
         trainer.scaler.scale(loss / trainer.accum_steps).backward()
     return loss.detach().double()
@@ -141,29 +143,23 @@ def _show_progress(bar, progress: dict, loss_sum, lr: float, images_seen: int, s
         )
 
 
-def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
-    return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, loader, rt: Runtime, amp_dtype: torch.dtype | None = None, channels_last: bool = False
 ) -> dict:
     """Cross-entropy, top-1 and top-5 (%) over the whole val set (summed over all processes)."""
-    was_training = model.training
-    model.eval()
     loss_sum = correct1 = correct5 = count = 0.0
-    for images, labels in loader:
-        images, labels = images.to(rt.device, non_blocking=True), labels.to(rt.device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with _autocast(rt.device, amp_dtype):
-            logits = model(images).float()
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
-        hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == labels[:, None]
-        correct1 += hits[:, 0].sum().item()
-        correct5 += hits.any(dim=1).sum().item()
-        count += len(labels)
-    model.train(was_training)
+    with eval_mode(model):
+        for images, labels in loader:
+            images, labels = images.to(rt.device, non_blocking=True), labels.to(rt.device, non_blocking=True)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast(rt.device, amp_dtype):
+                logits = model(images).float()
+            loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+            hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == labels[:, None]
+            correct1 += hits[:, 0].sum().item()
+            correct5 += hits.any(dim=1).sum().item()
+            count += len(labels)
     loss_sum, correct1, correct5, count = all_sum([loss_sum, correct1, correct5, count], rt)
     return {"loss": loss_sum / count, "top1": 100 * correct1 / count, "top5": 100 * correct5 / count}

@@ -20,8 +20,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
 
 from ..convert import load_weights
+from ..precision import amp_dtype
 from .data import batch_mix, build_loaders
 from .distributed import Runtime, init_runtime, seed_everything
 from .engine import Trainer, TrainState, evaluate, fresh_progress, train_one_epoch
@@ -32,8 +34,6 @@ from .rundir import RunFolder
 from .snapshot import best_weights, load_checkpoint, restore, restore_weights, snapshot
 
 __all__ = ["run", "train", "main", "build_parser"]
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}
 
 
 def run(argv: Sequence[str]) -> list[dict]:
@@ -97,7 +97,7 @@ def train(args: argparse.Namespace) -> list[dict]:
         )
     model, ema = _network(recipe, len(classes), rt, args.channels_last)
     if args.eval_only:
-        return _evaluate_only(args, folder, ckpt, model, ema, val_loader, rt, AMP_DTYPES[recipe.amp])
+        return _evaluate_only(args, folder, ckpt, model, ema, val_loader, rt, amp_dtype(recipe.amp))
     trainer = _trainer(recipe, model, ema, len(classes), len(train_loader) // recipe.accum_steps, args, rt)
     if ckpt is not None:
         state = restore(trainer, ckpt, rt, folder.last)
@@ -163,7 +163,7 @@ def _trainer(recipe: Recipe, model, ema, num_classes: int, steps_per_epoch: int,
         accum_steps=recipe.accum_steps,
         ema=ema,
         mix=batch_mix(recipe.mixup, recipe.cutmix, num_classes),
-        amp_dtype=AMP_DTYPES[recipe.amp],
+        amp_dtype=amp_dtype(recipe.amp),
         channels_last=args.channels_last,
     )
 
@@ -282,13 +282,9 @@ def _banner(trainer: Trainer, state: TrainState, recipe: Recipe, num_classes: in
 def _progress_bar(rt: Runtime, quiet: bool, total: int, initial: int, desc: str):
     if not rt.is_main or quiet:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=initial, dynamic_ncols=True, leave=False, desc=desc)
 
 
 def _log(rt: Runtime, quiet: bool, text: str) -> None:
     if rt.is_main and not quiet:
-        from tqdm import tqdm
-
         tqdm.write(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..argtypes import image_size, non_negative_float, non_negative_int, positive_float, positive_int, unit_float
+from ..precision import AMP_DTYPES
 from .recipe import FAMILY_NAMES, PRESETS
 
 __all__ = ["build_parser"]
@@ -149,7 +150,7 @@ def _regularisation_options(g) -> None:
         default=None,
         help="SyncBatchNorm across processes (GPU only; default off, as in the paper)",
     )
-    g.add_argument("--amp", choices=("bf16", "fp16", "off"), help="mixed precision (default: bf16 on GPU, off on CPU)")
+    g.add_argument("--amp", choices=(*AMP_DTYPES, "off"), help="mixed precision (default: bf16 on GPU, off on CPU)")
     g.add_argument("--seed", type=int, help="default 0")
 
 

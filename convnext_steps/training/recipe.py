@@ -22,6 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..family import FAMILY, convnext
+from ..roadmap import get_step
+
 __all__ = [
     "FAMILY_NAMES",
     "Preset",
@@ -34,7 +37,7 @@ __all__ = [
     "option_name",
 ]
 
-FAMILY_NAMES = ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large", "convnext_xlarge")
+FAMILY_NAMES = tuple(f"convnext_{size}" for size in FAMILY)  # --model's choices
 
 
 @dataclass(frozen=True)
@@ -216,8 +219,6 @@ def _given(options: Mapping | argparse.Namespace) -> dict[str, Any]:
     for k in ("depths", "dims"):
         given[k] = tuple(given[k]) if given[k] is not None else None
     if given["step"] is not None:
-        from ..roadmap import get_step
-
         given["step"] = get_step(given["step"]).id  # "12" -> "12_separate_downsampling"; ValueError lists the ids
     if given["preset"] is not None and given["preset"] not in PRESETS:
         raise ValueError(f"unknown recipe {given['preset']!r}; valid recipes: {', '.join(PRESETS)}")
@@ -311,9 +312,6 @@ def build_network(recipe: Recipe, num_classes: int) -> nn.Module:
 
 
 def _build(values: Mapping, num_classes: int) -> nn.Module:
-    from ..family import convnext
-    from ..roadmap import get_step
-
     overrides = {k: values[k] for k in ("depths", "dims", "stem_dim", "kernel_size") if values[k] is not None}
     if values["drop_path"] is not None:
         overrides["drop_path_rate"] = values["drop_path"]
