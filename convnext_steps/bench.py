@@ -1,4 +1,4 @@
-"""`python -m convnext_steps bench`: how fast each roadmap step runs, and ours against the peers.
+"""How fast each roadmap step runs, and ours against the peers (`python -m convnext_steps bench`, in `cli`).
 
 Per model and mode: inference (forward under `torch.inference_mode`) and training (forward + backward
 + AdamW step, drop path on), the median of several timed rounds after warm-up, the spread of those rounds,
@@ -9,9 +9,7 @@ Timing, memory and loading weights reuse `convnext_steps.measure` and `convnext_
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -22,17 +20,18 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
-from .argtypes import image_size, non_negative_int, positive_int
+from .argtypes import check_image_size, resolve_device
 from .convert import export_state_dict, load_weights
 from .fast import optimize_for_inference
 from .measure import count_params, peak_memory_bytes, time_interleaved
+from .precision import AMP_DTYPES, amp_dtype, autocast
 from .roadmap import ROADMAP, get_step
 
-__all__ = ["BenchSetup", "bench_steps", "bench_vs_peers", "format_bench", "add_bench_parser"]
+__all__ = ["BenchSetup", "bench_steps", "bench_vs_peers", "peer_models", "import_timm", "MODES", "CLOCKS"]
 
 MODES = ("inference", "train")
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 PEER_DROP_PATH = 0.1  # ConvNeXt-T's stochastic depth, as in our step 12 and torchvision's default
 DEFAULT_BATCH = {"cpu": (8, 8), "cuda": (256, 128)}  # (inference, training) batch when not given
@@ -42,7 +41,7 @@ DEFAULT_BATCH = {"cpu": (8, 8), "cuda": (256, 128)}  # (inference, training) bat
 class BenchSetup:
     """What is measured and how; every field ends up in the report."""
 
-    device: str = "cpu"
+    device: str = "cpu"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when present), stored as the device picked
     batch_size: int = 8
     train_batch_size: int = 8
     image_size: int = 224
@@ -55,18 +54,15 @@ class BenchSetup:
     modes: tuple[str, ...] = MODES
 
     def __post_init__(self):
-        device = torch.device(self.device)
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {self.device!r} asked for, but torch sees no CUDA device here (use --device cpu)")
+        device = resolve_device(self.device)
+        if self.device == "auto":
+            object.__setattr__(self, "device", str(device))
         if min(self.batch_size, self.train_batch_size, self.rounds) < 1 or self.warmup < 0:
             raise ValueError(
                 "batch sizes and rounds must be >= 1 and warmup >= 0, got "
                 f"{self.batch_size}, {self.train_batch_size}, {self.rounds}, {self.warmup}"
             )
-        if self.image_size < 32:
-            raise ValueError(f"image size must be at least 32 (the networks downsample by 32), got {self.image_size}")
+        check_image_size(self.image_size)
         if self.amp not in (None, *AMP_DTYPES):
             raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {self.amp!r}")
         if self.compile and self.warmup < 1:
@@ -91,10 +87,10 @@ def _device_name(device: torch.device) -> str:
 
 
 def _environment(setup: BenchSetup) -> dict:
-    import torchvision
+    import torchvision  # start-up cost: keeps torchvision off the command line's path until a bench runs
 
     try:
-        import timm
+        import timm  # optional dependency: the report says None without it
 
         timm_version = timm.__version__
     except ImportError:
@@ -148,8 +144,7 @@ class _Runner:
         return x.to(self.device, memory_format=self.memory_format)
 
     def _autocast(self):
-        dtype = AMP_DTYPES.get(self.setup.amp)
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+        return autocast(self.device, amp_dtype(self.setup.amp))
 
     # The callers put the model in eval or train mode first: switching is not part of what is timed.
     def infer(self, eager: bool = False) -> torch.Tensor:
@@ -203,8 +198,6 @@ def _measure(runners: dict[str, _Runner], setup: BenchSetup, bar) -> dict[str, d
 
 
 def _progress(total: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, unit="call", leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
@@ -239,9 +232,10 @@ def bench_steps(setup: BenchSetup, steps=None, optimized: bool = False) -> dict:
     return report
 
 
-def _import_timm():
+def import_timm():
+    """timm, or a ValueError saying that --vs-peers needs it."""
     try:
-        import timm
+        import timm  # optional dependency: only the comparison with the peers needs it
     except ImportError as e:
         raise ValueError("--vs-peers needs timm (pip install timm, or this package's [dev] extra)") from e
     return timm
@@ -254,9 +248,9 @@ def peer_models() -> dict[str, nn.Module]:
     torchvision's model draws the weights (its own init; layer scales redrawn from U(0.1, 1) so every
     block's branch matters, as in a trained network); ours gets them with `load_weights`, timm's from ours.
     """
-    import torchvision
+    import torchvision  # start-up cost: keeps torchvision off the command line's path until a bench runs
 
-    timm = _import_timm()
+    timm = import_timm()
     torch.manual_seed(0)
     tv = torchvision.models.convnext_tiny(stochastic_depth_prob=PEER_DROP_PATH)
     with torch.no_grad():
@@ -301,206 +295,3 @@ def bench_vs_peers(setup: BenchSetup) -> dict:
         for peer in ("torchvision", "timm")
     }
     return report
-
-
-def format_bench(report: dict) -> str:
-    """The report as a text table (the JSON holds every timed round as well)."""
-    s, env = report["setup"], report["environment"]
-    precision = s["amp"] or "float32"
-    lines = [
-        f"device {env['device']}; torch {env['torch']}, torchvision {env['torchvision']}, timm {env['timm']}; "
-        f"{env['date']}",
-        f"{s['image_size']}x{s['image_size']}, inference batch {s['batch_size']}, "
-        f"training batch {s['train_batch_size']}, {precision}, "
-        f"{'channels_last' if s['channels_last'] else 'contiguous (NCHW)'}, "
-        f"{'torch.compile' if s['compile'] else 'eager'}; "
-        f"{s['clock']} clock, {s['warmup']} warm-up + {s['rounds']} timed rounds per mode"
-        f"{', interleaved' if report['kind'] == 'vs-peers' else ''}",
-    ]
-    if report.get("load_average"):
-        loads = " / ".join(f"{load[0]:.2f}" for load in report["load_average"])
-        lines.append(f"load average (1 min) before / after: {loads}")
-    header = f"{'model':<26} {'params (M)':>10}"
-    for mode in s["modes"]:
-        header += f" | {mode + ' img/s':>15} {'ms/batch':>9} {'spread':>7} {'peak MiB':>9}"
-    if report["kind"] == "vs-peers":
-        header += f" | {'max|dlogit|':>11}"
-    lines += ["", header, "-" * len(header)]
-    for r in report["results"]:
-        line = f"{r['name']:<26} {r['params'] / 1e6:>10.2f}"
-        for mode in s["modes"]:
-            m = r[mode]
-            line += f" | {m['img_per_s']:>15.1f} {m['median_ms']:>9.1f} {m['spread_pct']:>6.0f}% {m['peak_mib']:>9.1f}"
-        if report["kind"] == "vs-peers":
-            diff = r.get("max_abs_logit_diff")  # absent for ours, and when inference was not run
-            text = "(reference)" if r["name"] == "ours" else "-" if diff is None else f"{diff:.1e}"
-            line += f" | {text:>11}"
-        lines.append(line)
-    if report["kind"] == "vs-peers":
-        lines.append("")
-        for peer, ratios in report["ratios"].items():
-            lines.append(f"{peer} speed: " + ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in ratios.items()))
-    lines += [
-        "",
-        "img/s from the median round; spread = (slowest - fastest round) / median; peak MiB: tensor "
-        "memory allocated during one more call, above what was allocated before it.",
-    ]
-    return "\n".join(lines)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The bench command with every option spelled out, to print beside the numbers."""
-    parts = [
-        "python -m convnext_steps bench",
-        f"--device {args.device}",
-        f"--batch-size {args.batch_size}",
-        f"--train-batch-size {args.train_batch_size}",
-        f"--image-size {args.image_size}",
-    ]
-    parts += ["--channels-last"] * args.channels_last + [f"--amp {args.amp}"] * bool(args.amp)
-    parts += ["--compile"] * args.compile
-    parts += [f"--warmup {args.warmup}", f"--rounds {args.rounds}", f"--clock {args.clock}"]
-    parts.append("--modes " + " ".join(args.modes))
-    if args.threads:
-        parts.append(f"--threads {args.threads}")
-    parts += ["--vs-peers"] if args.vs_peers else (["--steps " + " ".join(args.steps)] if args.steps else [])
-    parts += ["--optimized"] * args.optimized
-    return " ".join(parts + ["--json"] * args.json)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    threads = torch.get_num_threads()
-    try:
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        return _run_bench(args)
-    finally:
-        torch.set_num_threads(threads)  # main() may be called in-process (tests, notebooks)
-
-
-def _run_bench(args: argparse.Namespace) -> int:
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else "cpu"
-        if args.device == "auto"
-        else args.device
-    )
-    args.device = str(device)
-    default_batch, default_train_batch = DEFAULT_BATCH[device.type]
-    args.batch_size = args.batch_size or default_batch
-    args.train_batch_size = args.train_batch_size or default_train_batch
-    try:  # a bad combination of options gets a message, not a traceback
-        setup = BenchSetup(
-            device=args.device,
-            batch_size=args.batch_size,
-            train_batch_size=args.train_batch_size,
-            image_size=args.image_size,
-            channels_last=args.channels_last,
-            amp=args.amp,
-            compile=args.compile,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            clock=args.clock,
-            modes=tuple(dict.fromkeys(args.modes)),
-        )
-        if args.vs_peers:
-            _import_timm()
-    except ValueError as e:
-        raise SystemExit(f"python -m convnext_steps bench: error: {e}") from e
-    report = bench_vs_peers(setup) if args.vs_peers else bench_steps(setup, args.steps, args.optimized)
-    report["command"] = command_line(args)
-    print(json.dumps(report, indent=2) if args.json else f"$ {report['command']}\n" + format_bench(report))
-    return 0
-
-
-def add_bench_parser(sub) -> None:
-    """Add the `bench` sub-command to the CLI's sub-parsers."""
-
-    def device(text: str) -> str:
-        if text == "auto":
-            return text
-        try:
-            dev = torch.device(text)
-        except RuntimeError as e:
-            raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}") from e
-        if dev.type not in ("cpu", "cuda"):
-            raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"{text!r} asked for, but torch sees no CUDA device here (use cpu)")
-        return text
-
-    def step_id(text: str) -> str:
-        try:
-            return get_step(text).id
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from e
-
-    p = sub.add_parser(
-        "bench",
-        help="speed and memory of every roadmap step, or of ConvNeXt-T against torchvision's and timm's",
-        description="Inference throughput and latency, training-step throughput (forward + backward + AdamW) "
-        "and peak memory, per roadmap step or (--vs-peers) for the final step against torchvision's and "
-        "timm's convnext_tiny with the same weights, interleaved. Median of --rounds timed rounds after "
-        "--warmup untimed ones; CUDA timings synchronise. A progress bar goes to stderr.",
-    )
-    p.add_argument(
-        "--device", type=device, default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N"
-    )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="inference batch (default 8 on CPU, 256 on CUDA)",
-    )
-    p.add_argument(
-        "--train-batch-size",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="training batch (default 8 on CPU, 128 on CUDA)",
-    )
-    p.add_argument("--image-size", type=image_size, default=224, metavar="N", help="N x N inputs (default 224)")
-    p.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last memory format")
-    p.add_argument(
-        "--amp", choices=sorted(AMP_DTYPES), default=None, help="torch.autocast to bf16 or fp16 (default: float32)"
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile each model (compilation is in the warm-up)")
-    p.add_argument(
-        "--warmup", type=non_negative_int, default=2, metavar="N", help="untimed calls before timing (default 2)"
-    )
-    p.add_argument("--rounds", type=positive_int, default=5, metavar="N", help="timed rounds (default 5)")
-    p.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default="wall",
-        help="wall: elapsed time (default); cpu: this process's CPU seconds, steadier on a busy machine "
-        "(use with --threads 1; CPU only)",
-    )
-    p.add_argument(
-        "--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads (default: torch's)"
-    )
-    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to time (default: both)")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument(
-        "--steps",
-        nargs="+",
-        type=step_id,
-        metavar="STEP",
-        help="only these roadmap steps (index, id or id prefix, e.g. 00 12) or extensions (isotropic_s, "
-        "v2_tiny, ...); default: all 13 roadmap steps",
-    )
-    which.add_argument(
-        "--vs-peers",
-        action="store_true",
-        help="the final step against torchvision's and timm's convnext_tiny (same weights, interleaved)",
-    )
-    p.add_argument(
-        "--optimized",
-        action="store_true",
-        help="time each step after convnext_steps.fast.optimize_for_inference (same logits; only the "
-        "final step's blocks change); --vs-peers always reports ours both ways",
-    )
-    p.add_argument("--json", action="store_true", help="print the full report (every timed round) as JSON")
-    p.set_defaults(func=cmd_bench)

@@ -6,8 +6,7 @@ import json
 import pytest
 import torch
 
-from convnext_steps.bench import format_bench
-from convnext_steps.cli import main
+from convnext_steps.cli import format_bench, main
 from convnext_steps.measure import peak_memory_bytes, time_interleaved
 
 TINY = [
