@@ -79,24 +79,6 @@ def _paper_blocks() -> Figure:
     return diagrams.block_diagram_figure(["00", "05", "06", "12"], highlight=False, titles=titles)
 
 
-def _step_diagram(index: int) -> Callable[[], Figure]:
-    return lambda: diagrams.step_diagram_figure(index)
-
-
-FIGURES: dict[str, Callable[[], Figure]] = {
-    "roadmap.png": _roadmap,
-    "stage_compute_share.png": _stage_share,
-    "dense_vs_depthwise.png": _depthwise,
-    "kernel_sweep.png": _kernel_sweep,
-    "erf_3x3_vs_7x7.png": _erf,
-    "norm_axes.png": diagrams.norm_axes_figure,
-    "drop_path_schedule.png": _drop_path,
-    "components.png": _components,
-    "blocks_resnet_to_convnext.png": _paper_blocks,
-    **{f"blocks/{s.id}.png": _step_diagram(s.index) for s in ROADMAP},
-}
-
-
 def _isotropic_shapes() -> Figure:
     nets = {}
     for step, label in (
@@ -131,13 +113,25 @@ def _grn_norms() -> Figure:
     return plots.channel_norms_figure(before, after, title)
 
 
-FIGURES.update(
-    {
-        "isotropic_stage_shapes.png": _isotropic_shapes,
-        "grn_channel_norms.png": _grn_norms,
-        **{f"blocks/{s.id}.png": (lambda s=s: diagrams.step_diagram_figure(s.id)) for s in EXTENSIONS},
-    }
-)
+def _step_diagram(step: int | str) -> Callable[[], Figure]:
+    return lambda: diagrams.step_diagram_figure(step)
+
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "roadmap.png": _roadmap,
+    "stage_compute_share.png": _stage_share,
+    "dense_vs_depthwise.png": _depthwise,
+    "kernel_sweep.png": _kernel_sweep,
+    "erf_3x3_vs_7x7.png": _erf,
+    "norm_axes.png": diagrams.norm_axes_figure,
+    "drop_path_schedule.png": _drop_path,
+    "components.png": _components,
+    "blocks_resnet_to_convnext.png": _paper_blocks,
+    **{f"blocks/{s.id}.png": _step_diagram(s.index) for s in ROADMAP},
+    "isotropic_stage_shapes.png": _isotropic_shapes,
+    "grn_channel_norms.png": _grn_norms,
+    **{f"blocks/{s.id}.png": _step_diagram(s.id) for s in EXTENSIONS},
+}
 
 
 def save_figures(out_dir: str | os.PathLike = "images", names: list[str] | None = None) -> list[Path]:

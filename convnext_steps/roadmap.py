@@ -83,156 +83,50 @@ class Step:
         return Network(config, num_classes)
 
 
-def _steps() -> tuple[Step, ...]:
-    rows = [
-        (
-            "resnet50",
-            "ResNet-50",
-            "The starting point: torchvision's ResNet-50 (7x7 stem + max-pool, "
-            "bottlenecks (3, 4, 6, 3), stride in the 3x3).",
-            4.09,
-            78.82,
-            step00_resnet50,
-        ),
-        (
-            "stage_ratio",
-            "Stage compute ratio",
-            "Blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1.",
-            4.53,
-            79.36,
-            step01_stage_ratio,
-        ),
-        (
-            "patchify_stem",
-            "Patchify stem",
-            "The 7x7/2 conv + max-pool stem becomes a 4x4 conv with stride 4.",
-            4.42,
-            79.51,
-            step02_patchify_stem,
-        ),
-        (
-            "depthwise_conv",
-            "Depthwise conv",
-            "The bottleneck's 3x3 conv becomes depthwise (groups = channels).",
-            2.35,
-            78.28,
-            step03_depthwise_conv,
-        ),
-        (
-            "wider_96",
-            "Width 64 -> 96",
-            "The network widens from 64 to 96 base channels, Swin-T's width.",
-            5.27,
-            80.50,
-            step04_wider_96,
-        ),
-        (
-            "inverted_bottleneck",
-            "Inverted bottleneck",
-            "The block becomes narrow-wide-narrow: 1x1 96->384, depthwise 3x3 on 384, 1x1 384->96.",
-            4.64,
-            80.64,
-            step05_inverted_bottleneck,
-        ),
-        (
-            "dwconv_up",
-            "Move the depthwise conv up",
-            "The depthwise conv moves to the top of the block, before the two 1x1 convs.",
-            4.07,
-            79.92,
-            step06_dwconv_up,
-        ),
-        ("kernel_7x7", "Kernel 7x7", "The depthwise kernel grows from 3x3 to 7x7.", 4.15, 80.57, step07_kernel_7x7),
-        ("gelu", "ReLU -> GELU", "Every ReLU becomes a GELU.", 4.15, 80.62, step08_gelu),
-        (
-            "fewer_activations",
-            "Fewer activations",
-            "Only one GELU is left per block, between the two 1x1 convs.",
-            4.15,
-            81.27,
-            step09_fewer_activations,
-        ),
-        (
-            "fewer_norms",
-            "Fewer norms",
-            "Only one norm is left per block, after the depthwise conv.",
-            4.15,
-            81.41,
-            step10_fewer_norms,
-        ),
-        ("layernorm", "BN -> LN", "Every BatchNorm becomes a LayerNorm over channels.", 4.46, 81.47, step11_layernorm),
-        (
-            "separate_downsampling",
-            "Separate downsampling (ConvNeXt-T)",
-            "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain "
-            "layer scale.",
-            4.49,
-            81.97,
-            step12_separate_downsampling,
-        ),
-    ]
-    ids = [f"{i:02d}_{row[0]}" for i, row in enumerate(rows)]
-    return tuple(
-        Step(i, ids[i], title, change, gflops, top1, module, ids[i - 1] if i else None)
-        for i, (_, title, change, gflops, top1, module) in enumerate(rows)
-    )
+_ROADMAP_MODULES = (
+    step00_resnet50,
+    step01_stage_ratio,
+    step02_patchify_stem,
+    step03_depthwise_conv,
+    step04_wider_96,
+    step05_inverted_bottleneck,
+    step06_dwconv_up,
+    step07_kernel_7x7,
+    step08_gelu,
+    step09_fewer_activations,
+    step10_fewer_norms,
+    step11_layernorm,
+    step12_separate_downsampling,
+)
+_IDS = tuple(m.__name__.rpartition(".step")[2] for m in _ROADMAP_MODULES)  # "steps.step05_x" -> "05_x"
 
+# Each step's title, change and figures are its module's (TITLE, CHANGE, PAPER_GFLOPS, PAPER_TOP1).
+ROADMAP: tuple[Step, ...] = tuple(
+    Step(i, _IDS[i], m.TITLE, m.CHANGE, m.PAPER_GFLOPS, m.PAPER_TOP1, m, _IDS[i - 1] if i else None)
+    for i, m in enumerate(_ROADMAP_MODULES)
+)
+STEP_IDS: tuple[str, ...] = _IDS
 
-ROADMAP: tuple[Step, ...] = _steps()
-STEP_IDS: tuple[str, ...] = tuple(s.id for s in ROADMAP)
-
-
-def _extensions() -> tuple[Step, ...]:
-    final = ROADMAP[-1].id
-    iso = "Liu et al. 2022, Table 2 (Sec. 3.3); the official README agrees"
-    rows = [
+# Past the paper's table: each written on top of step 12, listed apart from ROADMAP; figures (params, GFLOPs, top-1).
+_EXTENSION_ROWS = [
+    *(
         (
-            "isotropic_s",
-            "Isotropic ConvNeXt-S",
-            "A 16x16 patchify stem, then one stage of 18 blocks at width 384 and "
-            "no downsampling, like ViT-S; no layer scale.",
+            f"isotropic_{size.lower()}",
             ext_isotropic,
-            "CONFIG_S",
-            ext_isotropic.PAPER["S"],
-            f"Liu et al. 2022, Table 2 (Sec. 3.3); the official README has top-1 {ext_isotropic.README['S'][2]}",
-        ),
-        (
-            "isotropic_b",
-            "Isotropic ConvNeXt-B",
-            "A 16x16 patchify stem, then one stage of 18 blocks at width 768 and "
-            "no downsampling, like ViT-B; no layer scale.",
-            ext_isotropic,
-            "CONFIG_B",
-            ext_isotropic.PAPER["B"],
-            iso,
-        ),
-        (
-            "isotropic_l",
-            "Isotropic ConvNeXt-L",
-            "A 16x16 patchify stem, then one stage of 36 blocks at width 1024 and no downsampling, like ViT-L.",
-            ext_isotropic,
-            "CONFIG_L",
-            ext_isotropic.PAPER["L"],
-            iso,
-        ),
-        (
-            "v2_tiny",
-            "ConvNeXt V2-T block",
-            "Each block normalises its hidden channels' responses with GRN after the GELU and drops layer scale.",
-            ext_v2_grn,
-            "CONFIG",
-            ext_v2_grn.README["T"],
-            "official ConvNeXt-V2 README (top-1 after FCMAE pre-training and fine-tuning)",
-        ),
-    ]
-    return tuple(
-        Step(len(ROADMAP) + i, id_, title, change, gflops, top1, module, final, config_name, params, source)
-        for i, (id_, title, change, module, config_name, (params, gflops, top1), source) in enumerate(rows)
-    )
-
-
-# Past the paper's table: each written on top of step 12, listed apart from ROADMAP.
-EXTENSIONS: tuple[Step, ...] = _extensions()
+            f"CONFIG_{size}",
+            ext_isotropic.TITLES[size],
+            ext_isotropic.CHANGES[size],
+            ext_isotropic.PAPER[size],
+            ext_isotropic.SOURCES[size],
+        )
+        for size in "SBL"
+    ),
+    ("v2_tiny", ext_v2_grn, "CONFIG", ext_v2_grn.TITLE, ext_v2_grn.CHANGE, ext_v2_grn.README["T"], ext_v2_grn.SOURCE),
+]
+EXTENSIONS: tuple[Step, ...] = tuple(
+    Step(len(ROADMAP) + i, id_, title, change, gflops, top1, module, STEP_IDS[-1], config_name, params, source)
+    for i, (id_, module, config_name, title, change, (params, gflops, top1), source) in enumerate(_EXTENSION_ROWS)
+)
 EXTENSION_IDS: tuple[str, ...] = tuple(s.id for s in EXTENSIONS)
 ALL_STEPS: tuple[Step, ...] = ROADMAP + EXTENSIONS
 

@@ -28,11 +28,25 @@ from torch import nn
 
 from . import step12_separate_downsampling as previous
 
-__all__ = ["PatchifyStem", "CONFIG_S", "CONFIG_B", "CONFIG_L", "PAPER", "README"]
+__all__ = ["PatchifyStem", "CONFIG_S", "CONFIG_B", "CONFIG_L", "TITLES", "CHANGES", "PAPER", "README", "SOURCES"]
 
+# Per model (S, B, L): the roadmap's title, what changes from step 12, the published figures and where they stand.
+TITLES = {size: f"Isotropic ConvNeXt-{size}" for size in "SBL"}
+CHANGES = {
+    "S": "A 16x16 patchify stem, then one stage of 18 blocks at width 384 and no downsampling, like ViT-S; "
+    "no layer scale.",
+    "B": "A 16x16 patchify stem, then one stage of 18 blocks at width 768 and no downsampling, like ViT-B; "
+    "no layer scale.",
+    "L": "A 16x16 patchify stem, then one stage of 36 blocks at width 1024 and no downsampling, like ViT-L.",
+}
 # Published (parameters in millions, GFLOPs at 224x224, ImageNet-1K top-1 %), per model.
 PAPER = {"S": (22, 4.3, 79.7), "B": (87, 16.9, 82.0), "L": (306, 59.7, 82.6)}  # Liu et al. 2022, Table 2
 README = {"S": (22, 4.3, 78.7), "B": (87, 16.9, 82.0), "L": (306, 59.7, 82.6)}  # facebookresearch/ConvNeXt README
+SOURCES = {
+    size: "Liu et al. 2022, Table 2 (Sec. 3.3); the official README "
+    + ("agrees" if README[size] == PAPER[size] else f"has top-1 {README[size][2]}")
+    for size in "SBL"
+}
 
 
 class PatchifyStem(nn.Module):

@@ -30,10 +30,13 @@ from torch import nn
 from ..layers import LN_EPS, DropPath
 from . import step12_separate_downsampling as previous
 
-__all__ = ["GRN", "Block", "CONFIG", "README"]
+__all__ = ["GRN", "Block", "CONFIG", "TITLE", "CHANGE", "README", "SOURCE"]
 
+TITLE = "ConvNeXt V2-T block"
+CHANGE = "Each block normalises its hidden channels' responses with GRN after the GELU and drops layer scale."
 # Published (parameters in millions, GFLOPs at 224x224, ImageNet-1K top-1 %): facebookresearch/ConvNeXt-V2 README.
 README = {"T": (28.6, 4.47, 83.0)}
+SOURCE = "official ConvNeXt-V2 README (top-1 after FCMAE pre-training and fine-tuning)"
 
 
 class GRN(nn.Module):

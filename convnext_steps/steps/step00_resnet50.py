@@ -5,8 +5,6 @@ Stages: bottleneck blocks (1x1 reduce -> 3x3 -> 1x1 expand, 4x expansion), depth
 the first block of stages 2-4 downsamples with stride 2 in its 3x3 conv and a 1x1 stride-2
 projection shortcut. The 1x1 convs carry ConvNeXt's names (`pwconv1`, `pwconv2`) from the start,
 so every later step can be read as an edit of this block.
-Paper (Table 10): 4.09 GFLOPs (one multiply-add = one FLOP), 78.82% top-1 with the modern
-training recipe (76.13% with torchvision's original one).
 """
 
 from __future__ import annotations
@@ -16,7 +14,14 @@ from torch import nn
 from ..layers import DropPath
 from ..network import NetConfig
 
-__all__ = ["ResNetStem", "Shortcut", "Bottleneck", "CONFIG"]
+__all__ = ["ResNetStem", "Shortcut", "Bottleneck", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "ResNet-50"
+CHANGE = (
+    "The starting point: torchvision's ResNet-50 (7x7 stem + max-pool, bottlenecks (3, 4, 6, 3), stride in the 3x3)."
+)
+PAPER_GFLOPS = 4.09  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 78.82  # with the modern training recipe (76.13% with torchvision's original one)
 
 
 class ResNetStem(nn.Module):

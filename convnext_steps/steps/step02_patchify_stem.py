@@ -3,7 +3,6 @@
 ResNet's stem (7x7 stride-2 conv + max-pool) downsamples by 4 with overlapping windows; a ViT/Swin
 stem cuts the image into non-overlapping patches. A 4x4 stride-4 conv does exactly that and keeps the
 same 4x reduction, so every later stage keeps its resolution (56, 28, 14, 7 at 224).
-Paper: 4.53 -> 4.42 GFLOPs, 79.36 -> 79.51% top-1.
 """
 
 from __future__ import annotations
@@ -12,7 +11,12 @@ from torch import nn
 
 from . import step01_stage_ratio as previous
 
-__all__ = ["PatchifyStem", "CONFIG"]
+__all__ = ["PatchifyStem", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "Patchify stem"
+CHANGE = "The 7x7/2 conv + max-pool stem becomes a 4x4 conv with stride 4."
+PAPER_GFLOPS = 4.42  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 79.51  # ImageNet-1K, the paper's 300-epoch recipe
 
 
 class PatchifyStem(nn.Module):

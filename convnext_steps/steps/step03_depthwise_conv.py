@@ -4,7 +4,6 @@ A depthwise conv mixes information only spatially, within each channel, like the
 self-attention; the 1x1 convs do all the channel mixing. FLOPs drop sharply (and accuracy with them,
 which the next step buys back with width). Depthwise means groups == channels: a grouped conv with
 32 groups (ResNeXt's cardinality) is a different layer. The conv takes its ConvNeXt name, `dwconv`, here.
-Paper: 4.42 -> 2.35 GFLOPs, 79.51 -> 78.28% top-1.
 """
 
 from __future__ import annotations
@@ -15,7 +14,12 @@ from ..layers import DropPath
 from . import step02_patchify_stem as previous
 from .step00_resnet50 import Shortcut
 
-__all__ = ["Bottleneck", "CONFIG"]
+__all__ = ["Bottleneck", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "Depthwise conv"
+CHANGE = "The bottleneck's 3x3 conv becomes depthwise (groups = channels)."
+PAPER_GFLOPS = 2.35  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 78.28  # ImageNet-1K, the paper's 300-epoch recipe
 
 
 class Bottleneck(nn.Module):

@@ -4,7 +4,6 @@ A Transformer's MLP block is 4x wider inside than at its ends; MobileNetV2's inv
 ConvNet version. The block now keeps the stage width (96, 192, 384, 768) at its ends and expands 4x inside.
 The depthwise conv costs more (it runs on the wide tensor), but the whole network costs less: the
 downsampling blocks' 1x1 shortcut convs now map 96->192 instead of 384->768 channels.
-Paper: 5.27 -> 4.64 GFLOPs, 80.50 -> 80.64% top-1.
 """
 
 from __future__ import annotations
@@ -15,7 +14,12 @@ from ..layers import DropPath
 from . import step04_wider_96 as previous
 from .step00_resnet50 import Shortcut
 
-__all__ = ["InvertedBottleneck", "CONFIG"]
+__all__ = ["InvertedBottleneck", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "Inverted bottleneck"
+CHANGE = "The block becomes narrow-wide-narrow: 1x1 96->384, depthwise 3x3 on 384, 1x1 384->96."
+PAPER_GFLOPS = 4.64  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 80.64  # ImageNet-1K, the paper's 300-epoch recipe
 
 
 class InvertedBottleneck(nn.Module):

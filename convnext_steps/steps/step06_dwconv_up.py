@@ -4,7 +4,6 @@ In a Transformer block the spatial mixer (self-attention) comes before the MLP. 
 depthwise conv (with its BN) to the top of the inverted bottleneck does the same: the wide 1x1 convs do
 the channel mixing, and the depthwise conv runs on the narrow input (96 channels, not 384), which frees
 compute for a larger kernel in the next step.
-Paper: 4.64 -> 4.07 GFLOPs, 80.64 -> 79.92% top-1 (temporarily worse).
 """
 
 from __future__ import annotations
@@ -15,7 +14,12 @@ from ..layers import DropPath
 from . import step05_inverted_bottleneck as previous
 from .step00_resnet50 import Shortcut
 
-__all__ = ["InvertedBottleneck", "CONFIG"]
+__all__ = ["InvertedBottleneck", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "Move the depthwise conv up"
+CHANGE = "The depthwise conv moves to the top of the block, before the two 1x1 convs."
+PAPER_GFLOPS = 4.07  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 79.92  # temporarily worse
 
 
 class InvertedBottleneck(nn.Module):

@@ -10,7 +10,6 @@ channels-last as the official code has it (`rewrites.Block`: same outputs).
 Multiply-adds: we count 4.456 G (4,455,531,264) at 224x224, exactly what torchvision's ConvNeXt-T counts;
 the paper prints 4.49 here (4.5 in Table 1). Normalisation, GELU and the layer-scale multiply are
 elementwise, not multiply-adds, and are not in the count.
-Paper: 81.47 -> 81.97% top-1 (82.1 in Table 1).
 """
 
 from __future__ import annotations
@@ -23,7 +22,14 @@ from torch import nn
 from ..layers import LN_EPS, DropPath, LayerNorm2d
 from . import step11_layernorm as previous
 
-__all__ = ["Downsample", "Block", "CONFIG"]
+__all__ = ["Downsample", "Block", "CONFIG", "TITLE", "CHANGE", "PAPER_GFLOPS", "PAPER_TOP1"]
+
+TITLE = "Separate downsampling (ConvNeXt-T)"
+CHANGE = (
+    "Stages downsample with separate LN + 2x2 stride-2 convs, an LN precedes the head, and blocks gain layer scale."
+)
+PAPER_GFLOPS = 4.49  # Liu et al. 2022, Table 10 (one multiply-add = one FLOP, 224x224)
+PAPER_TOP1 = 81.97  # 82.1 in Table 1
 
 
 class Downsample(nn.Sequential):
