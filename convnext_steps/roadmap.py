@@ -8,6 +8,9 @@ Top-1 is ImageNet-1K with the paper's 300-epoch recipe.
 isotropic ConvNeXt-S/B/L (Section 3.3) and the ConvNeXt V2-T block (Woo et al. 2023). They are listed apart
 (`ROADMAP` stays the paper's 13 steps), their figures are the published ones named in `source`, and
 `get_step` / `build_model` find them by id or unambiguous id prefix ("isotropic_b", "v2").
+
+Each step's title, change and figures are constants of its own module; `measure_roadmap` is the report of them
+all beside what `measure` counts (`python -m convnext_steps roadmap`).
 """
 
 from __future__ import annotations
