@@ -65,7 +65,7 @@ def one_line(error: BaseException) -> str:
         text = str(error)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if "Traceback" in text:  # re-raised from a loader worker: its last line says what went wrong
-        return lines[-1]
+        return lines[-1].split(": ", 1)[-1]  # without the "ValueError: " the traceback puts before it
     return " ".join(lines)
 
 
