@@ -8,6 +8,7 @@ Tiny networks (depths 1-1-1-1, widths 16-128), 64 synthetic 32x32 images, 2 epoc
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shlex
 import statistics
@@ -20,8 +21,11 @@ import torch
 from PIL import Image
 from test_train import LAUNCHER, TINY  # the launcher that pauses inside a named write, so a kill lands there
 
+from convnext_steps import load_weights
+from convnext_steps.explorer import build_variant
 from convnext_steps.train import main
 from convnext_steps.training.rundir import read_metrics
+from convnext_steps.training.snapshot import load_checkpoint
 
 RECIPE = [
     "--recipe",
@@ -47,8 +51,8 @@ RECIPE = [
     "--save-every-steps",
     "2",
 ]
-SWEEP = ["sweep", "--steps", "00", "12", "--seeds", "0", "1", *RECIPE]
-NAMES = ["00_resnet50", "12_separate_downsampling"]
+SWEEP = ["sweep", "--steps", "00", "--changes", "convnext_t-07", "--seeds", "0", "1", *RECIPE]  # a step, a variant
+NAMES = ["00_resnet50", "convnext_t-07"]  # ConvNeXt-T without the 7x7 kernel
 TIMING = {"seconds", "images_per_s"}
 
 
@@ -92,8 +96,9 @@ def _without_timing(rows):
 
 def test_killed_sweep_resumes_the_interrupted_run_skips_finished_ones_and_aggregates(tmp_path, capsys):
     root = tmp_path / "sweep"
-    # Runs go seed by seed: 00/seed0, 12/seed0, 00/seed1, 12/seed1. Each writes last.pt 4 times (steps 2, 4 = end
-    # of epoch 1, 6, 8 = end of epoch 2); the 11th last.pt write is run 3's at step 6, mid-epoch 2: killed inside it.
+    # Runs go seed by seed: 00/seed0, convnext_t-07/seed0, 00/seed1, convnext_t-07/seed1. Each writes last.pt
+    # 4 times (steps 2, 4 = end of epoch 1, 6, 8 = end of epoch 2); the 11th last.pt write is run 3's at step 6,
+    # mid-epoch 2: the kill lands inside it.
     _kill_sweep(root, "last.pt:11", tmp_path / "stderr.txt")
     interrupted = root / NAMES[0] / "seed1"
     assert torch.load(interrupted / "last.pt", weights_only=True)["global_step"] == 4  # epoch 1's, intact
@@ -164,12 +169,23 @@ def test_dry_run_prints_commands_and_creates_nothing(tmp_path, capsys):
     assert shlex.split(commands[0])[-2:] == ["--only", "00_resnet50/seed0"]
     assert shlex.split(commands[13])[-2:] == ["--only", "00_resnet50/seed1"]  # seed by seed
     assert shlex.split(commands[-1])[-2:] == ["--only", "12_separate_downsampling/seed2"]
+    assert (
+        main(["sweep", "--changes", "12", "--changes", "convnext_t-12", *RECIPE, "--output", str(root), "--dry-run"])
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [shlex.split(c)[-1] for c in lines] == [
+        f"{n}/seed{s}" for s in (0, 1, 2) for n in ("resnet50+12", "convnext_t-12")
+    ]
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--steps", "13"], "unknown step '13'; valid ids: 00_resnet50"),
+        (["--changes", "02,xx"], "--changes 02,xx: unknown change 'xx'; valid: 01 stage_ratio, 02 patchify_stem"),
+        (["--steps", "02", "--changes", "01,02"], "--changes 01,02 is step 02_patchify_stem, which --steps lists"),
+        (["--changes", "02,07", "--changes", "7,2"], "the sweep lists a network twice: resnet50+02+07"),
         (["--steps", "12", "--seed", "3"], "--seed: the sweep sets these per run"),
         (["--steps", "12", "--step", "11"], "--step: the sweep sets these per run"),
         (["--steps", "12", "--resume"], "--resume: the sweep sets these per run"),
@@ -191,3 +207,28 @@ def test_bad_recipe_options_are_refused_by_the_trainers_parser(tmp_path, capsys)
         main(["sweep", "--steps", "00", "--output", str(tmp_path), "--epochs", "0"])
     assert exit_info.value.code == 2
     assert "argument --epochs: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_train_any_variant_of_the_explorer(tmp_path, capsys):
+    out = tmp_path / "variant"
+    # Ids or names, any order, repeats: the recipe stores the set as sorted ids.
+    assert main(["--changes", "kernel_7x7,03,2,07", *RECIPE, "--epochs", "1", "--output", str(out)]) == 0
+    assert json.loads((out / "recipe.json").read_text())["changes"] == "02,03,07"
+    ckpt = load_checkpoint(out / "last.pt")
+    assert (ckpt["recipe"]["changes"], ckpt["recipe"]["step"], ckpt["epoch"]) == ("02,03,07", None, 1)
+    model = build_variant("02,03,07", num_classes=10, depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), stem_dim=16)
+    assert load_weights(model, out / "best.pt") == "ours"  # the explorer's own network, weights and all
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in ckpt["model"].items())
+
+    resume = [*RECIPE, "--epochs", "1", "--output", str(out), "--resume"]
+    assert main(["--changes", "02,03", *resume]) == 2
+    assert "another architecture: --changes 02,03 (checkpoint: 02,03,07)" in capsys.readouterr().err
+    for argv, message in [
+        (["--changes", "02,xx"], "error: --changes 02,xx: unknown change 'xx'; valid: 01 stage_ratio, "),
+        (["--changes", "02", "--step", "12"], "error: give exactly one of --step (a roadmap step, e.g. 12), --changes"),
+        (["--changes", " "], "error: --changes  : empty change set: name at least one ('none' is ResNet-50 itself)"),
+    ]:
+        assert main([*argv, *RECIPE, "--output", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "bad").exists()

@@ -40,6 +40,12 @@ def _model_options(g) -> None:
         help="roadmap step: index, id or id prefix (00 ... 12), or an extension (isotropic_s, "
         "isotropic_b, isotropic_l, v2_tiny); see `python -m convnext_steps roadmap`",
     )
+    g.add_argument(
+        "--changes",
+        metavar="SET",
+        help="an explorer variant instead of a step: ResNet-50 plus these changes, comma-separated ids or names "
+        "(e.g. 02,03,07 or convnext_t-07); see `python -m convnext_steps explore`",
+    )
     g.add_argument("--model", choices=FAMILY_NAMES, help="a ConvNeXt family member instead of a step")
     g.add_argument("--depths", type=positive_int, nargs="+", metavar="N", help="blocks per stage (override)")
     g.add_argument("--dims", type=positive_int, nargs="+", metavar="C", help="stage widths (override)")

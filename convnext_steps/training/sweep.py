@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .checkpoint import save_atomic
 from .options import build_parser as trainer_parser
-from .recipe import OPTION_FIELDS, option_name
+from .recipe import OPTION_FIELDS, canonical_changes, change_ids, option_name
 
 __all__ = ["Target", "Run", "build_parser", "plan", "run_state", "main"]
 
@@ -126,12 +126,14 @@ def _targets(steps: Sequence[str], changes: Sequence[str]) -> list[Target]:
 
     ids = [i for s in steps for i in (STEP_IDS if s == "all" else [get_step(s).id])]
     targets = [Target(i, ("--step", i)) for i in ids]
-    if changes:
-        from ..explorer import parse_changes, variant_name
+    for text in changes:
+        from ..explorer import variant_name, variant_step
 
-        for text in changes:
-            names = parse_changes(text)
-            targets.append(Target(variant_name(names), ("--changes", ",".join(sorted(names)))))
+        ids_ = change_ids(canonical_changes(text))
+        same = variant_step(ids_)
+        if same is not None and same.id in ids:
+            raise ValueError(f"--changes {text} is step {same.id}, which --steps lists already")
+        targets.append(Target(variant_name(ids_), ("--changes", ",".join(ids_) or "none")))
     names = [t.name for t in targets]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
