@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-check-data",
         action="store_true",
-        help="do not decode an ImageFolder --data before the first run (default: check it once; see check-data)",
+        help="do not decode an ImageFolder --data before the first run (default: check it once, except with "
+        "--only; see check-data)",
     )
     return p
 
@@ -261,7 +262,7 @@ def main(argv: Sequence[str]) -> int:
             print("\n".join(dry_run_lines(argv, runs)))
             return 0
         if not args.report:
-            if not args.no_check_data and any(run_state(r)[0] != "done" for r in runs):
+            if args.only is None and not args.no_check_data and any(run_state(r)[0] != "done" for r in runs):
                 check_data_once(args.output, recipe)
             train_runs(runs, recipe_args, lambda text: print(text, flush=True))
         if args.only is None:
