@@ -21,8 +21,9 @@ import torch
 from PIL import Image
 from test_train import LAUNCHER, TINY  # the launcher that pauses inside a named write, so a kill lands there
 
-from convnext_steps import load_weights
+from convnext_steps import build_model, load_weights
 from convnext_steps.explorer import build_variant
+from convnext_steps.measure import count_macs, count_params
 from convnext_steps.train import main
 from convnext_steps.training.rundir import read_metrics
 from convnext_steps.training.snapshot import load_checkpoint
@@ -138,6 +139,9 @@ def test_killed_sweep_resumes_the_interrupted_run_skips_finished_ones_and_aggreg
         assert float(row["best_top1_std"]) == statistics.stdev(best)
         assert [float(row[f"final_top1_seed{s}"]) for s in (0, 1)] == final
         assert [float(row[f"best_top1_seed{s}"]) for s in (0, 1)] == best
+    tiny = {"depths": (1, 1, 1, 1), "dims": (16, 32, 64, 128), "stem_dim": 16}
+    for row, model in zip(table, [build_model("00", 10, **tiny), build_variant(without="07", num_classes=10, **tiny)]):
+        assert (int(row["params"]), float(row["gmacs"])) == (count_params(model), count_macs(model, 32) / 1e9)
     assert f"{NAMES[1]}  2/2" in out and f"{statistics.mean(final):.2f} ± {statistics.stdev(final):.2f}" in out
     with Image.open(root / "results.png") as png:
         assert png.format == "PNG" and png.size[0] > 400

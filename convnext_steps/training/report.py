@@ -1,9 +1,10 @@
 """A sweep's table and plot: final and best val top-1 per run, mean ± std per network over seeds.
 
     ROOT/results.csv   one row per network: runs finished, mean and sample std (n - 1) of the final and the best
-                       val top-1 over seeds, then each seed's final and best top-1 (empty: not finished)
+                       val top-1 over seeds, each seed's final and best top-1 (empty: not finished), and the
+                       network's parameters and GMACs at the run's image size
     ROOT/results.png   Fig. 2 of the paper in its shape: one bar per network (the mean final top-1), the std as
-                       an error bar, each seed a dot
+                       an error bar, each seed a dot, the GMACs written beside
 
 Both are computed from the runs' own metrics.csv (the last row is the final top-1, the highest the best) and
 written atomically. Only finished runs count; the others show as missing.
@@ -39,9 +40,30 @@ def aggregate(runs: Sequence) -> list[dict]:
     table: dict[str, dict] = {}
     seeds = sorted({r.seed for r in runs})
     for run in runs:
-        row = table.setdefault(run.target.name, {"network": run.target.name, "results": {}})
+        row = table.setdefault(run.target.name, {"network": run.target.name, "results": {}, "cost": None})
         row["results"][run.seed] = run_result(run)
-    return [_row(row["network"], row["results"], seeds) for row in table.values()]
+        if row["cost"] is None and row["results"][run.seed] is not None:
+            row["cost"] = network_cost(run.folder)
+    rows = [_row(row["network"], row["results"], seeds) for row in table.values()]
+    for row, found in zip(rows, table.values()):
+        row.update(found["cost"] or {"params": None, "gmacs": None})
+    return rows
+
+
+def network_cost(folder: str) -> dict:
+    """{'params', 'gmacs'} of a finished run's network at its image size, counted on the meta device."""
+    import torch
+
+    from ..measure import count_macs, count_params
+    from .recipe import Recipe, build_network
+    from .rundir import RunFolder
+
+    run = RunFolder(folder)
+    recipe = Recipe.from_dict(run.read_recipe(), run.recipe)
+    classes = torch.load(run.last, map_location="cpu", weights_only=True, mmap=True)["classes"]
+    with torch.device("meta"):  # shapes only: no weights allocated
+        model = build_network(recipe, len(classes))
+    return {"params": count_params(model), "gmacs": count_macs(model, recipe.image_size) / 1e9}
 
 
 def _row(network: str, results: dict, seeds: list[int]) -> dict:
@@ -66,12 +88,12 @@ def format_table(root: str, table: Sequence[dict]) -> str:
     head = f"{'network':<{width}}  runs  {'final top-1':>14}  {'best top-1':>14}" + "".join(
         f"  {f'seed {s} final/best':>19}" for s in seeds
     )
-    lines = [f"{root}: val top-1 (%), mean ± std over seeds (sample std)", head]
+    lines = [f"{root}: val top-1 (%), mean ± std over seeds (sample std)", head + f"  {'params':>11}  {'GMACs':>7}"]
     for r in table:
         cells = "".join(f"  {_pair(r[f'final_top1_seed{s}'], r[f'best_top1_seed{s}']):>19}" for s in seeds)
         lines.append(
             f"{r['network']:<{width}}  {r['runs']}/{r['seeds']:<2}  {_mean_std(r, 'final_top1'):>14}  "
-            f"{_mean_std(r, 'best_top1'):>14}{cells}"
+            f"{_mean_std(r, 'best_top1'):>14}{cells}  {_count(r['params']):>11}  {_count(r['gmacs'], '.3g'):>7}"
         )
     return "\n".join(lines)
 
@@ -81,6 +103,10 @@ def _mean_std(row: dict, metric: str) -> str:
     if mean is None:
         return "-"
     return f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f}"
+
+
+def _count(value, spec: str = ",") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _pair(final, best) -> str:
@@ -129,7 +155,7 @@ def sweep_figure(table: Sequence[dict], title: str = ""):
         ax.text(
             row["final_top1_mean"],
             y + 0.38,
-            f" {_mean_std(row, 'final_top1')}  (n={row['runs']})",
+            f" {_mean_std(row, 'final_top1')}  (n={row['runs']}),  {row['gmacs']:.3g} GMACs",
             va="center",
             fontsize=7,
         )
