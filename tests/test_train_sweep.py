@@ -206,6 +206,14 @@ def test_bad_sweeps_are_one_line(argv, message, tmp_path, capsys):
     assert not (tmp_path / "root").exists()
 
 
+def test_an_output_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["sweep", "--steps", "00", *RECIPE, "--output", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --output {tmp_path / 'file'} is a file, not a folder: choose a folder for the sweep's runs\n"
+    )
+
+
 def test_bad_recipe_options_are_refused_by_the_trainers_parser(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", "--steps", "00", "--output", str(tmp_path), "--epochs", "0"])

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m convnext_steps.train",
         description="Train a roadmap step with the paper's recipe (defaults scaled to your batch size), or with "
         "--recipe small for short runs on small data. Options left out on --resume are taken from the checkpoint; "
-        "options given must match it.",
+        "options given must match it. Sub-commands: `sweep` (steps and variants x seeds, one recipe) and "
+        "`check-data PATH` (an image folder checked before training); each has its own --help.",
     )
     _model_options(p.add_argument_group("model"))
     _data_options(p.add_argument_group("data"))

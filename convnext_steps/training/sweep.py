@@ -169,6 +169,8 @@ def _recipe_record(recipe: argparse.Namespace) -> dict:
 def check_sweep_record(root: str, recipe: argparse.Namespace, write: bool) -> None:
     """ROOT/sweep.json: written on the first run, and a later command's recipe options must equal it."""
     path, record = os.path.join(root, "sweep.json"), {"format": SWEEP_FORMAT, "recipe": _recipe_record(recipe)}
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ValueError(f"--output {root} is a file, not a folder: choose a folder for the sweep's runs")
     if os.path.isfile(path):
         try:
             with open(path) as f:
