@@ -197,6 +197,7 @@ def test_dry_run_prints_commands_and_creates_nothing(tmp_path, capsys):
         (["--seeds", "1", "1", "--steps", "00"], "--seeds lists a seed twice: 1 1"),
         ([], "nothing to sweep: give --steps (e.g. all) and/or --changes"),
         (["--steps", "00", "--only", "00_resnet50/seed9"], "--only 00_resnet50/seed9: not a run of this sweep"),
+        (["--steps", "00", "--report"], "does not exist: no sweep there to report on"),
     ],
 )
 def test_bad_sweeps_are_one_line(argv, message, tmp_path, capsys):

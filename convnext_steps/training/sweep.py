@@ -259,6 +259,8 @@ def main(argv: Sequence[str]) -> int:
         runs = plan(args)
         if args.only is not None:
             runs = _select(runs, args.only)
+        if args.report and not os.path.isdir(args.output):
+            raise ValueError(f"--output {args.output} does not exist: no sweep there to report on")
         check_sweep_record(args.output, recipe, write=not (args.dry_run or args.report))
         if args.dry_run:
             print("\n".join(dry_run_lines(argv, runs)))
