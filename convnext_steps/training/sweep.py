@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m convnext_steps.train sweep",
         allow_abbrev=False,  # every option it does not know is a recipe option for the runs
         description="Train roadmap steps and explorer variants x seeds with one recipe, each run in "
-        "OUTPUT/<name>/seed<K>/, one after another; re-run to resume. Every other option is the trainer's "
+        "ROOT/<name>/seed<K>/, one after another; re-run to resume. Every other option is the trainer's "
         "(see `python -m convnext_steps.train --help`) and applies to every run.",
     )
     p.add_argument("--steps", nargs="+", metavar="STEP", default=[], help="roadmap steps (ids, indices), or 'all'")
@@ -113,7 +113,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str], argparse.
 
 def _given(recipe: argparse.Namespace, field: str, args) -> bool:
     value = getattr(recipe, field, None)
-    return value != args.output if field == "output" else value not in (None, False)
+    return value != args.output if field == "output" else value is not None and value is not False  # 0 is given
 
 
 def plan(args: argparse.Namespace) -> list[Run]:
@@ -123,18 +123,17 @@ def plan(args: argparse.Namespace) -> list[Run]:
 
 
 def _targets(steps: Sequence[str], changes: Sequence[str]) -> list[Target]:
+    from ..explorer import variant_name, variant_step
     from ..roadmap import STEP_IDS, get_step
 
     ids = [i for s in steps for i in (STEP_IDS if s == "all" else [get_step(s).id])]
     targets = [Target(i, ("--step", i)) for i in ids]
     for text in changes:
-        from ..explorer import variant_name, variant_step
-
-        ids_ = change_ids(canonical_changes(text))
-        same = variant_step(ids_)
+        chosen = change_ids(canonical_changes(text))
+        same = variant_step(chosen)
         if same is not None and same.id in ids:
             raise ValueError(f"--changes {text} is step {same.id}, which --steps lists already")
-        targets.append(Target(variant_name(ids_), ("--changes", ",".join(ids_) or "none")))
+        targets.append(Target(variant_name(chosen), ("--changes", ",".join(chosen) or "none")))
     names = [t.name for t in targets]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
