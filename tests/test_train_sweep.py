@@ -27,6 +27,7 @@ from convnext_steps.measure import count_macs, count_params
 from convnext_steps.train import main
 from convnext_steps.training.rundir import read_metrics
 from convnext_steps.training.snapshot import load_checkpoint
+from convnext_steps.training.sweep import run as sweep_run
 
 RECIPE = [
     "--recipe",
@@ -143,6 +144,10 @@ def test_killed_sweep_resumes_the_interrupted_run_skips_finished_ones_and_aggreg
     for row, model in zip(table, [build_model("00", 10, **tiny), build_variant(without="07", num_classes=10, **tiny)]):
         assert (int(row["params"]), float(row["gmacs"])) == (count_params(model), count_macs(model, 32) / 1e9)
     assert f"{NAMES[1]}  2/2" in out and f"{statistics.mean(final):.2f} ± {statistics.stdev(final):.2f}" in out
+    rows = sweep_run([*SWEEP[1:], "--output", str(root), "--report"])  # in Python: the same table, as rows
+    assert [(r["network"], r["final_top1_mean"], r["best_top1_std"]) for r in rows] == [
+        (row["network"], float(row["final_top1_mean"]), float(row["best_top1_std"])) for row in table
+    ]
     with Image.open(root / "results.png") as png:
         assert png.format == "PNG" and png.size[0] > 400
     assert sorted(os.listdir(root)) == [*NAMES, "results.csv", "results.png", "sweep.json"]  # no temp files

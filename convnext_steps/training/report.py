@@ -113,8 +113,8 @@ def _pair(final, best) -> str:
     return "-" if final is None else f"{final:.2f}/{best:.2f}"
 
 
-def write_report(root: str, runs: Sequence) -> str:
-    """ROOT/results.csv and ROOT/results.png from the finished runs; returns the text table."""
+def write_report(root: str, runs: Sequence) -> list[dict]:
+    """ROOT/results.csv and ROOT/results.png from the finished runs; returns the table's rows."""
     table = aggregate(runs)
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(table[0]), lineterminator="\n")
@@ -123,7 +123,7 @@ def write_report(root: str, runs: Sequence) -> str:
     os.makedirs(root, exist_ok=True)
     save_atomic(os.path.join(root, "results.csv"), text.getvalue().encode())
     save_atomic(os.path.join(root, "results.png"), _png(sweep_figure(table, root)))
-    return format_table(root, table)
+    return table
 
 
 def sweep_figure(table: Sequence[dict], title: str = ""):

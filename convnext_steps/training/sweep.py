@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from .checkpoint import save_atomic
 from .options import build_parser as trainer_parser
 from .recipe import OPTION_FIELDS, canonical_changes, change_ids, option_name
+from .report import write_report
 
-__all__ = ["Target", "Run", "build_parser", "plan", "run_state", "main"]
+__all__ = ["Target", "Run", "build_parser", "plan", "run_state", "run", "main"]
 
 SWEEP_FORMAT = "convnext_steps.sweep/1"
 # What the sweep sets per run: given among the recipe options, they are refused.
@@ -248,28 +249,38 @@ def dry_run_lines(argv: Sequence[str], runs: Sequence[Run]) -> list[str]:
     return [command(["sweep", *base, "--only", r.key]) for r in runs]
 
 
-def main(argv: Sequence[str]) -> int:
-    from .entry import one_line
-    from .report import write_report
-
+def run(argv: Sequence[str], say=None) -> list[dict]:
+    """The sweep as `python -m convnext_steps.train sweep ARGV` runs it, in this process; returns the table's
+    rows (`report.aggregate`; [] for --dry-run and --only). `say` gets each line saying which run starts, resumes
+    or is skipped (default: print; --quiet quiets the runs, not these). Bad input raises ValueError / OSError."""
     argv = list(argv)
+    args, recipe_args, recipe = parse(argv)
+    say = say or (lambda text: print(text, flush=True))
+    runs = plan(args)
+    if args.only is not None:
+        runs = _select(runs, args.only)
+    if args.report and not os.path.isdir(args.output):
+        raise ValueError(f"--output {args.output} does not exist: no sweep there to report on")
+    check_sweep_record(args.output, recipe, write=not (args.dry_run or args.report))
+    if args.dry_run:
+        print("\n".join(dry_run_lines(argv, runs)))
+        return []
+    if not args.report:
+        if args.only is None and not args.no_check_data and any(run_state(r)[0] != "done" for r in runs):
+            check_data_once(args.output, recipe)
+        train_runs(runs, recipe_args, say)
+    return write_report(args.output, runs) if args.only is None else []
+
+
+def main(argv: Sequence[str]) -> int:
+    """The command line: the sweep, then its table printed; 2 and one line `error: ...` for bad input."""
+    from .entry import one_line
+    from .report import format_table
+
     try:
-        args, recipe_args, recipe = parse(argv)
-        runs = plan(args)
-        if args.only is not None:
-            runs = _select(runs, args.only)
-        if args.report and not os.path.isdir(args.output):
-            raise ValueError(f"--output {args.output} does not exist: no sweep there to report on")
-        check_sweep_record(args.output, recipe, write=not (args.dry_run or args.report))
-        if args.dry_run:
-            print("\n".join(dry_run_lines(argv, runs)))
-            return 0
-        if not args.report:
-            if args.only is None and not args.no_check_data and any(run_state(r)[0] != "done" for r in runs):
-                check_data_once(args.output, recipe)
-            train_runs(runs, recipe_args, lambda text: print(text, flush=True))
-        if args.only is None:
-            print(write_report(args.output, runs))
+        table = run(argv)
+        if table:
+            print(format_table(parse(argv)[0].output, table))
     except (ValueError, OSError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
