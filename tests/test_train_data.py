@@ -4,6 +4,7 @@ Folders of tiny JPEGs are made in tmp_path with PIL."""
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import pytest
@@ -12,8 +13,11 @@ from PIL import Image
 from test_train import TINY
 
 from convnext_steps.train import main
+from convnext_steps.training import datacheck
 from convnext_steps.training.datacheck import check_data, class_difference
+from convnext_steps.training.sweep import check_data_once
 
+RESULTS = ["results.csv", "results.png"]
 TRAIN = ["--step", "12", *TINY, "--image-size", "32", "--batch-size", "4", "--epochs", "1", "--threads", "1", "--quiet"]
 
 
@@ -107,7 +111,7 @@ def test_check_data_lists_every_problem(tmp_path, capsys):
     ]
 
 
-def test_a_sweep_checks_its_folder_before_the_first_run(tmp_path, capsys):
+def test_a_sweep_checks_its_folder_before_the_first_run(tmp_path, capsys, monkeypatch):
     data = _folder(tmp_path / "data")
     _truncate(data / "val" / "dog" / "1.jpg")
     root = tmp_path / "sweep"
@@ -119,3 +123,16 @@ def test_a_sweep_checks_its_folder_before_the_first_run(tmp_path, capsys):
         "skips this)\n"
     )
     assert os.listdir(root) == ["sweep.json"]  # no run started
+
+    # Fixed: the sweep checks again, trains, and remembers the folder it checked (names, sizes, times).
+    Image.new("RGB", (16, 16), "blue").save(data / "val" / "dog" / "1.jpg")
+    assert main([*sweep, "--output", str(root)]) == 0
+    assert sorted(os.listdir(root)) == ["12_separate_downsampling", "data-check.json", *RESULTS, "sweep.json"]
+    calls = []
+    monkeypatch.setattr(datacheck, "check_data", lambda *a, **k: calls.append(a) or check_data(*a, **k))
+    extended = [*sweep[:4], "0", "1", *sweep[5:]]  # one more seed: the unchanged folder is not decoded again
+    assert extended[3:6] == ["--seeds", "0", "1"] and main([*extended, "--output", str(root)]) == 0
+    assert calls == []
+    os.utime(data / "train" / "cat" / "0.jpg", ns=(1, 1))  # a file changed: decoded again before training
+    check_data_once(str(root), argparse.Namespace(data=str(data), workers=0))
+    assert len(calls) == 1
