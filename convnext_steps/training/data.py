@@ -19,6 +19,7 @@ from torchvision.datasets import ImageFolder, Imagenette
 from torchvision.transforms import v2
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, SHAPE_CLASSES, SyntheticShapes, build_transform
+from .datacheck import class_difference, load_image
 
 # IMAGENET_*, SHAPE_CLASSES, SyntheticShapes and build_transform live in `convnext_steps.data`; the trainer's
 # users (notebooks 15 and 17, docs/training.md) find them here too.
@@ -140,15 +141,15 @@ def _image_folder(root: str):
                 f"{path} not found: --data expects ImageFolder layout {root}/{{train,val}}/<class>/"
             )
         try:
-            splits[split] = ImageFolder(path)
+            splits[split] = ImageFolder(path, loader=load_image)  # its errors name the file
         except FileNotFoundError as e:  # no class folders or no images in them
             raise FileNotFoundError(f"{path}: {e}") from e
         except OSError as e:  # e.g. a folder this user may not read
             raise ValueError(f"--data {root}: cannot read {e.filename or path} ({e.strerror or e})") from e
     if splits["train"].classes != splits["val"].classes:
         raise ValueError(
-            f"{root}: train and val have different class folders "
-            f"({len(splits['train'].classes)} vs {len(splits['val'].classes)} classes)"
+            f"{root}: train and val have different class folders: "
+            + class_difference(splits["train"].classes, splits["val"].classes)
         )
     return splits["train"], splits["val"], splits["train"].classes
 
