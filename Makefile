@@ -21,7 +21,7 @@ OLDEST_PY := $(OLDEST)/bin/python
 OLDEST_STAMP := $(OLDEST)/.installed
 
 .PHONY: run test test-fast test-unit test-notebooks test-portable test-oldest notebooks lint actionlint lab figures bench \
-	clean
+	site site-test clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -104,6 +104,22 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m convnext_steps bench
+
+# The series as a website, from the notebooks' stored outputs (not re-executed): build/site/index.html. The builder
+# (the `site` extra) installs into .venv on first use, apart from `dev`, so make test's environment stays as it is.
+SITE_STAMP := $(VENV)/.site-installed
+$(SITE_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[site]"
+	touch $@
+
+site: $(SITE_STAMP)
+	@$(PY) tools/site/build.py
+
+# The built site read in headless Chromium (the system's: apt-get install chromium), page by page, then built again
+# to show that nothing changes. SITE_TEST_SKIP_NO_BROWSER=1 passes where no Chromium can be found.
+site-test: $(SITE_STAMP)
+	@[ -f build/site/index.html ] || $(PY) tools/site/build.py
+	@$(PY) tools/site/check.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST) *.egg-info
