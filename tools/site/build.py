@@ -312,7 +312,7 @@ make site      # this website, from the notebooks' stored outputs, into build/si
 """
 
 
-def stage(root: Path, src: Path) -> list[tuple[str, list[Path]]]:
+def stage(root: Path, src: Path, roadmap: dict | None = None) -> list[tuple[str, list[Path]]]:
     problems = check_links(root)
     if problems:
         raise SiteError("\n".join(problems))
@@ -328,7 +328,9 @@ def stage(root: Path, src: Path) -> list[tuple[str, list[Path]]]:
                 (src / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(root / path, src / path)
     shutil.copytree(root / "images", src / "images")
-    (src / "index.md").write_text(home_page(root, layout, _roadmap(root)), encoding="utf-8")
+    roadmap = roadmap or _roadmap(root)
+    (src / "index.md").write_text(home_page(root, layout, roadmap), encoding="utf-8")
+    (src / "_roadmap.json").write_text(json.dumps(roadmap, indent=1), encoding="utf-8")  # what the table shows
     return layout
 
 
@@ -347,10 +349,11 @@ def _point_html_outputs_at_pages(out: Path) -> None:
             page.write_text(new, encoding="utf-8")
 
 
-def build(root: Path, out: Path, quiet: bool = True) -> Path:
+def build(root: Path, out: Path, quiet: bool = True, roadmap: dict | None = None) -> Path:
+    """Stage, check and render; returns the site's index.html. roadmap: the package's table, if measured already."""
     work = out.parent
     src, doctrees = work / f"{out.name}-src", work / f"{out.name}-doctrees"
-    stage(root, src)
+    stage(root, src, roadmap)
     for folder in (out, doctrees):
         if folder.exists():
             shutil.rmtree(folder)
@@ -372,12 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository to build (default: this one)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ROOT/build/site)")
     parser.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    parser.add_argument(
+        "--roadmap", type=Path, default=None, help="the roadmap table as `roadmap --json` wrote it (default: measure)"
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
     out = (args.out or root / "build" / "site").resolve()
     started = time.monotonic()
     try:
-        index = build(root, out, quiet=not args.verbose)
+        roadmap = json.loads(args.roadmap.read_text()) if args.roadmap else None
+        index = build(root, out, quiet=not args.verbose, roadmap=roadmap)
     except SiteError as error:
         print(f"make site: {error}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ import argparse
 import functools
 import hashlib
 import http.server
+import json
 import os
 import re
 import shutil
@@ -37,12 +38,21 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 ROOT = Path(__file__).resolve().parents[2]
 NUMBERED = re.compile(r"^(\d+)_[\w.-]+\.ipynb$")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 STEP_PAGE = "05"  # the step notebook photographed (the first one there is, if not this)
+
+
+def load_builder():
+    """tools/site/build.py as a module, under a name that no installed package has."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_build", Path(__file__).resolve().parent / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["site_build"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def find_chromium() -> str | None:
@@ -72,12 +82,22 @@ def file_hashes(folder: Path) -> dict[str, str]:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site; remembers what it could not serve (the browser asks for some things, e.g. a favicon,
+    where Playwright's request events do not see it)."""
+
+    errors: list[str]
+
     def log_message(self, *args):
         pass
+
+    def send_error(self, code, message=None, explain=None):
+        self.errors.append(f"{self.path}: HTTP {code}")
+        super().send_error(code, message, explain)
 
 
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     handler = functools.partial(QuietHandler, directory=str(folder))
+    QuietHandler.errors = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
@@ -112,8 +132,13 @@ PAGE_JS = """() => ({
 
 
 class Report:
+    """What failed (page: element: what), and what was checked."""
+
     def __init__(self):
         self.failures: list[str] = []
+        self.pages = self.images = self.internal_links = self.toggles = self.math_pages = 0
+        self.external: set[str] = set()
+        self.search_results: list[str] = []
 
     def fail(self, page: str, element: str, what: str) -> None:
         self.failures.append(f"{page}: {element}: {what}")
@@ -128,7 +153,9 @@ def check_toggles(page, name: str, report: Report, is_solution_page: bool) -> in
         content = cell.locator("div.cell_input").first
         summary = cell.locator("details > summary")
         element = f"solution cell {i + 1} of {cells.count()}"
-        if is_solution_page:
+        if is_solution_page:  # the solutions' own page shows them
+            if not content.is_visible():
+                report.fail(name, element, "hidden on the solutions' own page")
             continue
         if summary.count() == 0:
             report.fail(name, element, "shown without a toggle")
@@ -173,6 +200,7 @@ def check_search(page, base: str, root: Path, report: Report) -> None:
         report.fail("search.html?q=LayerNorm", "#search-results", "no results appeared")
         return
     hrefs = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+    report.search_results = sorted({urlsplit(h).path.lstrip("/") for h in hrefs})
     if not any(urlsplit(h).path.lstrip("/") == target for h in hrefs):
         found = sorted({urlsplit(h).path.lstrip("/") for h in hrefs})
         report.fail("search.html?q=LayerNorm", "#search-results", f"{target} not among the results {found}")
@@ -194,8 +222,7 @@ def run(site: Path, root: Path, shots: Path, chromium: str) -> Report:
     server, base = serve(site)
     ids: dict[str, set[str]] = {}
     links: list[tuple[str, dict]] = []
-    external: set[str] = set()
-    images = toggles = 0
+    external = report.external
     shots.mkdir(parents=True, exist_ok=True)
     for old in shots.glob("*.png"):
         old.unlink()
@@ -227,7 +254,7 @@ def run(site: Path, root: Path, shots: Path, chromium: str) -> Report:
                 current["name"] = name
                 page.goto(base + name, wait_until="load")
                 for img in page.evaluate(IMAGES_JS):
-                    images += 1
+                    report.images += 1
                     if img["width"] <= 0:
                         report.fail(name, f"<img src={img['src']!r} alt={img['alt'][:40]!r}>", "did not load")
                 info = page.evaluate(PAGE_JS)
@@ -237,6 +264,7 @@ def run(site: Path, root: Path, shots: Path, chromium: str) -> Report:
                     missing_buttons = info["codeCells"] - info["codeCellsWithButton"]
                     report.fail(name, "code cells", f"{missing_buttons} of {info['codeCells']} have no copy button")
                 if info["math"]:
+                    report.math_pages += 1
                     try:
                         page.wait_for_function(
                             "() => document.querySelectorAll('.MathJax, .MathJax_Display, mjx-container').length > 0",
@@ -246,7 +274,8 @@ def run(site: Path, root: Path, shots: Path, chromium: str) -> Report:
                         report.fail(name, "math", f"{info['math']} formulas not typeset by MathJax")
                 if name in order or name == "index.html":
                     check_order(name, info, order, base, report)
-                toggles += check_toggles(page, name, report, name.startswith("notebooks/solutions/"))
+                report.pages += 1
+                report.toggles += check_toggles(page, name, report, name.startswith("notebooks/solutions/"))
             current["name"] = "search.html?q=LayerNorm"
             check_search(page, base, root, report)
             # The screenshots in a fresh context: a reader arriving, nothing remembered from the pages before.
@@ -255,10 +284,13 @@ def run(site: Path, root: Path, shots: Path, chromium: str) -> Report:
             browser.close()
     finally:
         server.shutdown()
-    internal = check_links(site, base, ids, links, external, report)
-    print(f"pages: {len(pages)} checked ({len(order)} in the sidebar's order); images: {images} loaded or reported;")
-    print(f"internal links: {internal} resolved or reported; solution toggles: {toggles} clicked")
-    if not toggles:
+    for error in dict.fromkeys(QuietHandler.errors):  # each once (a page's own requests are reported above too)
+        report.fail("server", f"request {error.split(':')[0]}", error.split(": ", 1)[1])
+    report.internal_links = check_links(site, base, ids, links, external, report)
+    print(f"pages: {report.pages} checked ({len(order)} in the sidebar's order); images: {report.images} checked;")
+    print(f"internal links: {report.internal_links} checked; solution toggles: {report.toggles} clicked;")
+    print(f"pages with math: {report.math_pages}")
+    if not report.toggles:
         print("solution toggles: no page shows a solution inline (solutions are on their own pages)")
     print(f"external links ({len(external)}, listed, not fetched):")
     for url in sorted(external):
@@ -356,10 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     report = run(site, root, shots, chromium)
     if not args.no_rebuild:
-        import build
-
+        build = load_builder()
         with tempfile.TemporaryDirectory(prefix="site-rebuild-", dir=site.parent) as tmp:
-            build.build(root, Path(tmp) / "site")
+            staged = site.parent / f"{site.name}-src" / "_roadmap.json"  # measured once, by make site
+            roadmap = json.loads(staged.read_text()) if staged.is_file() else None
+            build.build(root, Path(tmp) / "site", roadmap=roadmap)
             before, after = file_hashes(site), file_hashes(Path(tmp) / "site")
         changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
         for p in changed[:20]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 project = "convnext-steps"
 author = "the convnext-steps authors"
-copyright = "the convnext-steps authors, MIT License"  # no year: it would be the build's date
+copyright = "the convnext-steps authors; MIT License"  # no year: it would be the build's date
 
 extensions = ["myst_nb", "sphinx_copybutton", "sphinx_togglebutton"]
 
@@ -24,16 +24,17 @@ myst_heading_anchors = 6
 # HTML ids, which MyST cannot see and would warn about although the browser finds them.
 suppress_warnings = ["myst.xref_missing"]
 
-# MathJax from the pip package jupyter-server-mathjax, copied next to the pages: the site loads nothing from
-# elsewhere. Sphinx adds it only to pages with math; build-finished copies it only if some page has math.
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
-mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]}}
+# MathJax 3, from the pip package sphinx-mathjax-offline (a copy of MathJax's release files), served with the pages:
+# the site loads nothing from elsewhere. Sphinx adds it only to pages with math, and build-finished copies it only
+# if some page has math. MyST-NB's MathJax configuration (typeset class "math" only) is kept as it is.
+mathjax_path = "mathjax/tex-chtml.js"
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "_roadmap.json"]
 html_theme = "sphinx_book_theme"
 html_title = "convnext-steps"
 html_static_path = ["static"]
 html_css_files = ["site.css"]
+html_favicon = "static/favicon.svg"  # without one, every browser asks for /favicon.ico and gets a 404
 html_last_updated_fmt = None
 # The theme logs a console error on a first visit without a stored colour mode; give it one.
 html_context = {"default_mode": "auto"}
@@ -53,6 +54,7 @@ html_theme_options = {
     "repository_url": repository_url,
     "repository_branch": os.environ.get("SITE_REPOSITORY_BRANCH", "main"),
     "path_to_docs": "",
+    "footer_content_items": ["copyright"],  # the author's name is in it already
 }
 
 copybutton_exclude = ".linenos, .gp, .go"  # copy code, not prompts or printed output
@@ -64,10 +66,12 @@ def _copy_mathjax(app, exception):
         return
     math = app.env.get_domain("math")
     if any(math.has_equations(doc) for doc in app.env.found_docs):
-        import jupyter_server_mathjax
+        import importlib.util
 
-        source = Path(jupyter_server_mathjax.__file__).parent / "static"
-        shutil.copytree(source, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+        (package,) = importlib.util.find_spec("sphinx-mathjax-offline").submodule_search_locations
+        shutil.copytree(
+            Path(package) / "static" / "mathjax", Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True
+        )
 
 
 def setup(app):
