@@ -108,6 +108,8 @@ bench: $(STAMP)
 # The series as a website, from the notebooks' stored outputs (not re-executed): build/site/index.html. The builder
 # (the `site` extra) installs into .venv on first use, apart from `dev`, so make test's environment stays as it is.
 SITE_STAMP := $(VENV)/.site-installed
+SITE_INPUTS := README.md $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb docs/*.md images/*.png) \
+	$(wildcard tools/site/*.py tools/site/static/*) $(shell find convnext_steps -name '*.py')
 $(SITE_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e ".[site]"
 	touch $@
@@ -115,11 +117,15 @@ $(SITE_STAMP): pyproject.toml | $(STAMP)
 site: $(SITE_STAMP)
 	@$(PY) tools/site/build.py
 
-# The built site read in headless Chromium (the system's: apt-get install chromium), page by page, then built again
-# to show that nothing changes. SITE_TEST_SKIP_NO_BROWSER=1 passes where no Chromium can be found.
-site-test: $(SITE_STAMP)
-	@[ -f build/site/index.html ] || $(PY) tools/site/build.py
+build/site/index.html: $(SITE_INPUTS) | $(SITE_STAMP)
+	@$(PY) tools/site/build.py
+
+# The built site (rebuilt first if a notebook or the package changed) read in headless Chromium, page by page, and
+# built again to show that nothing changes; then the check itself, on a temp copy with solutions, math and broken
+# pages. Needs the system's Chromium (apt-get install chromium); SITE_TEST_SKIP_NO_BROWSER=1 passes without one.
+site-test: build/site/index.html
 	@$(PY) tools/site/check.py
+	@$(PY) -m pytest -q -p no:xdist tools/site/test_site_browser.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST) *.egg-info

@@ -364,6 +364,7 @@ def build(root: Path, out: Path, quiet: bool = True, roadmap: dict | None = None
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "PYTHONHASHSEED": "0"}
     run = subprocess.run(command, env=env)
     if run.returncode != 0:
+        shutil.rmtree(out, ignore_errors=True)  # no half-built site left to pass for a built one
         raise SiteError(f"sphinx-build failed (exit {run.returncode}); its messages are above")
     _point_html_outputs_at_pages(out)
     (out / ".buildinfo").unlink(missing_ok=True)  # Sphinx's cache key, not part of the site
