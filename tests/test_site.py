@@ -209,6 +209,7 @@ def test_home_page_table_comes_from_the_package_rows_linked_to_their_notebooks(t
         "steps": [
             {
                 "id": "01_next",
+                "title": "Next",
                 "change": "a | b",
                 "params": 28589128,
                 "gmacs": 4.455531264,
@@ -221,7 +222,7 @@ def test_home_page_table_comes_from_the_package_rows_linked_to_their_notebooks(t
         ],
     }
     page = build.home_page(tree, build.sections(tree), roadmap)
-    assert "| [01_next](notebooks/01_next.ipynb) | a \\| b | 28.59 | 4.46 | 4.49 | 81.97 |" in page
+    assert "| [01](notebooks/01_next.ipynb) | **Next**: a \\| b | 28.59 | 4.46 | 4.49 | 81.97 |" in page
     assert "| [explore_s](notebooks/18_explore.ipynb) | c | 1.00 | 1.00 | 1.0 | 70.0 |" in page
     assert build._readme_pitch(ROOT) in page and "(images/roadmap.png)" in page
     assert ":caption: Solutions\n:hidden:\n\nnotebooks/solutions/01_next.ipynb\n" in page

@@ -255,21 +255,28 @@ def roadmap_table(roadmap: dict, notebooks: list[Path]) -> str:
                 return path.as_posix()
         return None
 
-    def row(step: dict) -> str:
+    def paper(value, roadmap_step: bool) -> str:
+        # The paper's Table 10 prints two decimals (80.50); published extension figures are kept as printed.
+        return f"{value:.2f}" if roadmap_step and isinstance(value, float) else _cell(value)
+
+    def row(step: dict, roadmap_step: bool = False) -> str:
         target = page_of(step["id"])
-        name = f"[{step['id']}]({target})" if target else step["id"]
+        number = step["id"].split("_")[0]
+        label = number if number.isdigit() else step["id"]  # the roadmap's steps by number, extensions by id
+        name = f"[{label}]({target})" if target else label
+        what = f"**{_cell(step['title'])}**: {_cell(step['change'])}" if step.get("title") else _cell(step["change"])
         return (
-            f"| {name} | {_cell(step['change'])} | {step['params'] / 1e6:.2f} | {step['gmacs']:.2f} "
-            f"| {_cell(step['paper_gflops'])} | {_cell(step['paper_top1'])} |"
+            f"| {name} | {what} | {step['params'] / 1e6:.2f} | {step['gmacs']:.2f} "
+            f"| {paper(step['paper_gflops'], roadmap_step)} | {paper(step['paper_top1'], roadmap_step)} |"
         )
 
     lines = [
-        "| step | change | params (M) | GMACs (ours) | GFLOPs (paper) | top-1 (paper) |",
+        "| step | what changes | params (M) | GMACs (ours) | GFLOPs (paper) | top-1 (paper) |",
         "|---|---|---:|---:|---:|---:|",
-        *(row(s) for s in roadmap["steps"]),
+        *(row(s, roadmap_step=True) for s in roadmap["steps"]),
     ]
     if roadmap.get("extensions"):
-        lines.append("| *past the paper's roadmap* | | | | *published* | *published* |")
+        lines.append("| | *past the paper's roadmap* | | | *published* | *published* |")
         lines.extend(row(s) for s in roadmap["extensions"])
     return "\n".join(lines)
 
@@ -296,7 +303,11 @@ and compares with nbval), exercises included; each exercise's solution is on its
 Written by `python -m convnext_steps roadmap` when this site was built ({roadmap["image_size"]}x{roadmap["image_size"]};
 GMACs counted with `torch.utils.flop_counter`; top-1 is the paper's ImageNet-1K figure):
 
+```{{table}}
+:class: roadmap-table
+
 {roadmap_table(roadmap, notebooks)}
+```
 
 ## Run the notebooks yourself
 
