@@ -226,3 +226,33 @@ def test_home_page_table_comes_from_the_package_rows_linked_to_their_notebooks(t
     assert "| [explore_s](notebooks/18_explore.ipynb) | c | 1.00 | 1.00 | 1.0 | 70.0 |" in page
     assert build._readme_pitch(ROOT) in page and "(images/roadmap.png)" in page
     assert ":caption: Solutions\n:hidden:\n\nnotebooks/solutions/01_next.ipynb\n" in page
+
+
+def test_links_to_repository_files_become_downloads_the_readme_the_home_page_folders_need_an_address(tree):
+    (tree / "convnext_steps").mkdir()
+    (tree / "convnext_steps" / "fast.py").write_text("x = 1\n")
+    (tree / "README.md").write_text("# r\n")
+    _md(
+        tree / "notebooks" / "18_explore.ipynb",
+        0,
+        "# 18\n\n[fast.py](../convnext_steps/fast.py) [README](../README.md#citing) "
+        '<a href="../convnext_steps/">the package</a>',
+    )
+    assert build.check_links(tree, repo_url="") == [
+        "notebooks/18_explore.ipynb (cell 0): broken link <a href='../convnext_steps/'>: convnext_steps is not a page "
+        "of the series (with SITE_REPOSITORY_URL set, such links lead to the repository on the web)"
+    ]
+    assert build.check_links(tree, repo_url="https://github.com/o/r") == []
+    src = tree / "build" / "src"
+    pages = {p for _, paths in build.sections(tree) for p in paths}
+    markdown = nbformat.read(tree / "notebooks" / "18_explore.ipynb", as_version=4).cells[0].source
+    page = Path("notebooks/18_explore.ipynb")
+    assert build._point_repo_links(markdown, page, tree, pages, src, "") == (
+        "# 18\n\n[fast.py](../convnext_steps/fast.py) [README](../index.md) "
+        '<a href="../convnext_steps/">the package</a>'
+    )
+    assert (src / "convnext_steps" / "fast.py").read_text() == "x = 1\n"  # beside the pages, as a download
+    assert build._point_repo_links(markdown, page, tree, pages, src, "https://github.com/o/r") == (
+        "# 18\n\n[fast.py](../convnext_steps/fast.py) [README](https://github.com/o/r/blob/main/README.md#citing) "
+        '<a href="https://github.com/o/r/tree/main/convnext_steps">the package</a>'
+    )

@@ -152,8 +152,23 @@ def _is_external(target: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target)) or target.startswith("//")
 
 
-def check_links(root: Path = ROOT) -> list[str]:
-    """Every relative link and anchor of every page, checked; the problems, one line each (none: all resolve)."""
+def repository_url() -> str:
+    """Where the repository is on the web (pages.yml sets it), for links to files that are not pages; or ""."""
+    return os.environ.get("SITE_REPOSITORY_URL", "").rstrip("/")
+
+
+def _linked(page: Path, file_part: str) -> PurePosixPath:
+    return PurePosixPath(os.path.normpath(PurePosixPath(page.parent.as_posix(), file_part)))
+
+
+def check_links(root: Path = ROOT, repo_url: str | None = None) -> list[str]:
+    """Every relative link and anchor of every page, checked; the problems, one line each (none: all resolve).
+
+    A link may lead to a page (a notebook of the series or a doc), to a heading or HTML id on one, to a file of the
+    repository (the site offers it as a download), or to README.md (the home page, or GitHub's copy where the
+    repository's address is known); to a folder or another markdown file only where that address is known.
+    """
+    repo_url = repository_url() if repo_url is None else repo_url
     pages = [p for _, paths in sections(root) for p in paths]
     sources = {p: scan(p, root) for p in pages}
     problems = []
@@ -167,7 +182,7 @@ def check_links(root: Path = ROOT) -> list[str]:
                 if anchor and anchor not in source.anchors:
                     problems.append(f"{name}: broken link {shown}: no heading or id {anchor!r} on this page")
                 continue
-            linked = PurePosixPath(os.path.normpath(PurePosixPath(page.parent.as_posix(), file_part)))
+            linked = _linked(page, file_part)
             if linked.parts and linked.parts[0] == "..":
                 problems.append(f"{name}: broken link {shown}: it points outside the repository")
                 continue
@@ -175,16 +190,54 @@ def check_links(root: Path = ROOT) -> list[str]:
             if not (root / linked_path).exists():
                 problems.append(f"{name}: broken link {shown}: there is no {linked}")
                 continue
-            if linked_path.suffix in (".ipynb", ".md") and linked_path not in sources:
-                problems.append(f"{name}: broken link {shown}: {linked} is not a page of the series")
+            is_page = linked_path in sources
+            elsewhere = (root / linked_path).is_dir() or linked_path.suffix in (".ipynb", ".md")
+            if not is_page and elsewhere and linked != PurePosixPath("README.md") and not repo_url:
+                problems.append(
+                    f"{name}: broken link {shown}: {linked} is not a page of the series (with SITE_REPOSITORY_URL "
+                    "set, such links lead to the repository on the web)"
+                )
                 continue
-            if anchor and linked_path in sources and anchor not in sources[linked_path].anchors:
+            if anchor and is_page and anchor not in sources[linked_path].anchors:
                 problems.append(f"{name}: broken link {shown}: no heading or id {anchor!r} in {linked}")
     return problems
 
 
-def _stage_notebook(path: Path, root: Path, dest: Path) -> None:
+def _point_repo_links(markdown: str, page: Path, root: Path, pages: set[Path], dest: Path, repo_url: str) -> str:
+    """Links to what is not a page: files copied beside the pages (downloads), the rest to the repository."""
+    branch = os.environ.get("SITE_REPOSITORY_BRANCH", "main")
+
+    def point(target: str) -> str:
+        file_part, hash_, anchor = target.partition("#")
+        if _is_external(target) or not file_part:
+            return target
+        linked = _linked(page, file_part)
+        path = Path(linked)
+        if path in pages or not (root / path).exists() or linked.parts[:1] == ("images",):
+            return target  # pages, images (staged whole) and broken links (check_links names those) as written
+        if (root / path).is_dir() or path.suffix in (".ipynb", ".md"):
+            if repo_url:
+                kind = "tree" if (root / path).is_dir() else "blob"
+                return f"{repo_url}/{kind}/{branch}/{linked}{hash_}{anchor}"
+            if linked == PurePosixPath("README.md"):  # its pitch opens the home page
+                return os.path.relpath("index.md", page.parent.as_posix())
+            return target
+        (dest / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / path, dest / path)  # MyST offers a linked file as a download
+        return target
+
+    def md_link(m: re.Match) -> str:
+        return m[0].replace(f"({m[3]}", f"({point(m[3])}", 1) if m[1] != "!" else m[0]
+
+    def html_link(m: re.Match) -> str:
+        return m[0][: -len(m[3]) - 1] + point(m[3]) + m[0][-1] if m[1].lower() == "a" else m[0]
+
+    return HTML_LINK.sub(html_link, MD_LINK.sub(md_link, markdown))
+
+
+def _stage_notebook(path: Path, root: Path, dest: Path, pages: set[Path] | None = None) -> None:
     """Copy a notebook into the staging tree, with its solutions behind toggles and JupyterLab anchors added."""
+    pages = {p for _, paths in sections(root) for p in paths} if pages is None else pages
     nb = nbformat.read(root / path, as_version=4)
     is_solution_page = "solutions" in path.parts
     for cell in nb.cells:
@@ -203,6 +256,7 @@ def _stage_notebook(path: Path, root: Path, dest: Path) -> None:
             meta["tags"] = tags
         if cell.cell_type == "markdown":
             cell.source = _add_jupyterlab_anchors(_text(cell.source))
+            cell.source = _point_repo_links(cell.source, path, root, pages, dest, repository_url())
     (dest / path).parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dest / path)
 
@@ -331,10 +385,11 @@ def stage(root: Path, src: Path, roadmap: dict | None = None) -> list[tuple[str,
         shutil.rmtree(src)
     src.mkdir(parents=True)
     layout = sections(root)
+    pages = {p for _, paths in layout for p in paths}
     for _, paths in layout:
         for path in paths:
             if path.suffix == ".ipynb":
-                _stage_notebook(path, root, src)
+                _stage_notebook(path, root, src, pages)
             else:
                 (src / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(root / path, src / path)

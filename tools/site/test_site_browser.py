@@ -84,6 +84,7 @@ def _new_notebook(cells):
 
 def _make_tree(root: Path) -> None:
     shutil.copy(ROOT / "README.md", root / "README.md")
+    shutil.copy(ROOT / "LICENSE", root / "LICENSE")
     shutil.copytree(ROOT / "images", root / "images")
     shutil.copytree(ROOT / "docs", root / "docs")
     notebooks = root / "notebooks"
@@ -96,7 +97,12 @@ def _make_tree(root: Path) -> None:
             shutil.copy(path, notebooks / path.relative_to(ROOT / "notebooks"))
     if not list(notebooks.glob("18_*.ipynb")):
         explorer = _new_notebook(
-            [_md("# 18 · Design-space explorer\n\n[05's exercises](05_inverted_bottleneck.ipynb#Exercises)")]
+            [
+                _md(
+                    "# 18 · Design-space explorer\n\n[05's exercises](05_inverted_bottleneck.ipynb#Exercises) · "
+                    "[the license](../LICENSE) (a download) · [the README](../README.md) (the home page)"
+                )
+            ]
         )
         nbformat.write(explorer, notebooks / "18_design_space_explorer.ipynb")
     _only_kept_links(notebooks)
@@ -171,6 +177,9 @@ def test_the_check_passes_on_a_site_with_solutions_math_and_new_notebooks(site, 
     page = (out / f"{STEP}.html").read_text()
     assert 'href="12_separate_downsampling.html"' in page  # the HTML output's link, pointed at the page
     assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    if not list((ROOT / "notebooks").glob("18_*.ipynb")):  # the fixture's 18: a download and the home page
+        explorer = (out / "notebooks" / "18_design_space_explorer.html").read_text()
+        assert re.search(r'href="\.\./_downloads/\w+/LICENSE"', explorer) and 'href="../index.html"' in explorer
 
 
 def _break(text: str, old: str, new: str) -> str:
