@@ -226,6 +226,10 @@ def test_home_page_table_comes_from_the_package_rows_linked_to_their_notebooks(t
     assert "| [explore_s](notebooks/18_explore.ipynb) | c | 1.00 | 1.00 | 1.0 | 70.0 |" in page
     assert build._readme_pitch(ROOT) in page and "(images/roadmap.png)" in page
     assert ":caption: Solutions\n:hidden:\n\nnotebooks/solutions/01_next.ipynb\n" in page
+    assert "solution is on its own page under *Solutions*" in page
+    shutil.rmtree(tree / "notebooks" / "solutions")
+    page = build.home_page(tree, build.sections(tree), roadmap)
+    assert ":caption: Solutions" not in page and "solution sits behind a *Show solution* toggle" in page
 
 
 def test_links_to_repository_files_become_downloads_the_readme_the_home_page_folders_need_an_address(tree):

@@ -342,13 +342,20 @@ def home_page(root: Path, layout: list[tuple[str, list[Path]]], roadmap: dict) -
         for caption, paths in layout
     )
     first = notebooks[0].as_posix() if notebooks else None
+    has_pages = any(caption == "Solutions" for caption, _ in layout)
+    solutions = (
+        "each exercise's solution is on its own page under *Solutions*, and behind a *Show solution* toggle "
+        "wherever a page shows one"
+        if has_pages
+        else "each exercise's solution sits behind a *Show solution* toggle, closed until you open it"
+    )
     start = f"Start with [the first notebook]({first}) and follow the *next* links, or" if first else "Pick"
     return f"""# convnext-steps
 
 {_readme_pitch(root)}
 
 {start} pick any page from the sidebar. Each page is the notebook as it is stored (the outputs that CI re-runs
-and compares with nbval), exercises included; each exercise's solution is on its own page under *Solutions*.
+and compares with nbval), exercises included; {solutions}.
 
 ![The roadmap: the paper's top-1 per step, with the paper's GFLOPs and our measured GMACs](images/roadmap.png)
 
