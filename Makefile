@@ -125,7 +125,6 @@ build/site/index.html: $(SITE_INPUTS) | $(SITE_STAMP)
 # pages. Needs the system's Chromium (apt-get install chromium); SITE_TEST_SKIP_NO_BROWSER=1 passes without one.
 site-test: build/site/index.html
 	@$(PY) tools/site/check.py
-	@$(PY) -m pytest -q -p no:xdist tools/site/test_site_browser.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST) *.egg-info

@@ -14,7 +14,9 @@ It serves the site on 127.0.0.1 and fails, naming the page and the element, wher
   previous/next links are not its neighbours in that order;
 - a solution toggle shows its content before it is clicked, or hides it after;
 - searching "LayerNorm" does not find notebook 11;
-- (unless --no-rebuild) building again changes a file.
+- (unless --no-rebuild) building again changes a file;
+- (unless --no-selftest) this check, run by test_site_browser.py on a temp site with solutions, math and seven
+  planted faults, misses a fault or reports one that is not there.
 
 External links are listed, not fetched. Screenshots of the home page, a step notebook and a solution page go into
 build/site-test/. Chromium is Debian's `chromium` (or $CHROMIUM), driven by Playwright without its own browser
@@ -31,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -366,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", type=Path, default=None, help="the built site (default: ROOT/build/site)")
     parser.add_argument("--screenshots", type=Path, default=None, help="default: ROOT/build/site-test")
     parser.add_argument("--no-rebuild", action="store_true", help="skip building again to compare every file")
+    parser.add_argument(
+        "--no-selftest", action="store_true", help="skip checking this check on a temp site (test_site_browser.py)"
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
     site = (args.site or root / "build" / "site").resolve()
@@ -375,11 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     chromium = find_chromium()
     if chromium is None:
+        skip = os.environ.get("SITE_TEST_SKIP_NO_BROWSER") == "1"
         print(
             "site-test: no Chromium found (looked for $CHROMIUM, " + ", ".join(BROWSERS) + "); install one with "
-            "`apt-get install chromium` (Debian/Ubuntu), or set SITE_TEST_SKIP_NO_BROWSER=1 to skip"
+            "`apt-get install chromium` (Debian/Ubuntu), "
+            + ("skipped as SITE_TEST_SKIP_NO_BROWSER=1 asks" if skip else "or set SITE_TEST_SKIP_NO_BROWSER=1 to skip")
         )
-        return 0 if os.environ.get("SITE_TEST_SKIP_NO_BROWSER") == "1" else 1
+        return 0 if skip else 1
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -404,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {failure}")
         return 1
     print(f"site-test: all checks passed in {time.monotonic() - started:.0f} s ({chromium})")
-    return 0
+    if args.no_selftest:
+        return 0
+    print("site-test: now the check itself, on a temp copy with solutions, math and faults (test_site_browser.py)")
+    selftest = Path(__file__).resolve().parent / "test_site_browser.py"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", str(selftest)]
+    return subprocess.run(command, cwd=root).returncode
 
 
 if __name__ == "__main__":
