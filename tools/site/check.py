@@ -317,6 +317,7 @@ def take_screenshots(page, base: str, shots: Path, step: str | None, solutions: 
             summary.click()
             summary.scroll_into_view_if_needed()
             page.evaluate("window.scrollBy(0, -300)")
+            page.wait_for_timeout(800)  # the toggle fades its content in
             page.screenshot(path=str(shots / "step-solution-opened.png"))
     for name in solutions:
         page.goto(base + name, wait_until="load")
