@@ -21,7 +21,7 @@ OLDEST_PY := $(OLDEST)/bin/python
 OLDEST_STAMP := $(OLDEST)/.installed
 
 .PHONY: run test test-fast test-unit test-notebooks test-portable test-oldest notebooks lint actionlint lab figures bench \
-	clean
+	site site-test clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -105,6 +105,27 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m convnext_steps bench
+
+# The series as a website, from the notebooks' stored outputs (not re-executed): build/site/index.html. The builder
+# (the `site` extra) installs into .venv on first use, apart from `dev`, so make test's environment stays as it is.
+SITE_STAMP := $(VENV)/.site-installed
+SITE_INPUTS := README.md $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb docs/*.md images/*.png) \
+	$(wildcard tools/site/*.py tools/site/static/*) $(shell find convnext_steps -name '*.py')
+$(SITE_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[site]"
+	touch $@
+
+site: $(SITE_STAMP)
+	@$(PY) tools/site/build.py
+
+build/site/index.html: $(SITE_INPUTS) | $(SITE_STAMP)
+	@$(PY) tools/site/build.py
+
+# The built site (rebuilt first if a notebook or the package changed) read in headless Chromium, page by page, and
+# built again to show that nothing changes; then the check itself, on a temp copy with solutions, math and broken
+# pages. Needs the system's Chromium (apt-get install chromium); SITE_TEST_SKIP_NO_BROWSER=1 passes without one.
+site-test: build/site/index.html
+	@$(PY) tools/site/check.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST) *.egg-info
