@@ -8,6 +8,7 @@ import sys
 
 from .argtypes import image_size
 from .bench import add_bench_parser
+from .explorer_cli import add_explore_parser
 
 __all__ = ["main"]
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_diff)
 
     add_bench_parser(sub)
+    add_explore_parser(sub)
     return parser
 
 

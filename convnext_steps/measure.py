@@ -22,6 +22,7 @@ __all__ = [
     "measure_roadmap",
     "effective_receptive_field",
     "erf_extent",
+    "receptive_field",
     "block_drop_path_rates",
 ]
 
@@ -305,3 +306,21 @@ def erf_extent(erf: torch.Tensor, fraction: float = 0.9) -> int:
 def block_drop_path_rates(model: nn.Module) -> list[float]:
     """The drop-path probability each block of a built `Network` actually has, in forward order."""
     return [block.drop_path.p for stage in model.stages for block in stage.blocks]
+
+
+def receptive_field(model: nn.Module) -> int:
+    """Theoretical receptive field (pixels) of one output of the last stage: the input square that can reach it.
+
+    Walks the convs and pools of the main path (residual branches, stems and downsampling layers; not the 1x1
+    projection shortcuts, whose reach is smaller) in the order the network registers them, which is the order
+    they run in: each k x k layer of stride s adds (k - 1) x the stride so far. Works on the meta device.
+    """
+    rf, jump = 1, 1
+    for name, m in model.named_modules():
+        if ".shortcut" in f".{name}" or not isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+            continue
+        k = m.kernel_size[0] if isinstance(m.kernel_size, tuple) else m.kernel_size
+        s = m.stride[0] if isinstance(m.stride, tuple) else m.stride
+        rf += (k - 1) * jump
+        jump *= s
+    return rf

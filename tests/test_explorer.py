@@ -1,6 +1,7 @@
 """The design-space explorer: every roadmap prefix is its step, every change means one thing, bad input is refused."""
 
 import itertools
+import json
 import random
 
 import pytest
@@ -22,6 +23,7 @@ from convnext_steps.explorer import (
     variant_step,
 )
 from convnext_steps.layers import LayerNorm2d
+from convnext_steps.measure import receptive_field
 
 
 def meta(changes=(), **kw):
@@ -208,3 +210,124 @@ def test_every_combination_is_valid_and_distinct():
     assert valid_combinations() == (2**14, 2**14)
     subsets = (s for n in range(15) for s in itertools.combinations(CHANGE_IDS, n))
     assert len({variant_config(s) for s in subsets}) == 2**14
+
+
+# --- the command line and its measures -----------------------------------------------------------------------------
+
+
+def explore(capsys, *args):
+    from convnext_steps.cli import main
+
+    try:
+        code = main(["explore", *args])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_one_variant_json(capsys):
+    code, out, err = explore(capsys, "--changes", "11,07,03,02", "--json", "--no-erf")
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    model = meta("02,03,07,11")
+    assert row["changes"] == ["02", "03", "07", "11"] and row["name"] == "resnet50+02+03+07+11"
+    assert row["params"] == count_params(model) and row["gmacs"] == count_macs(model) / 1e9
+    assert row["rf_px"] == receptive_field(model) and row["step"] is None
+
+
+def test_cli_one_variant_text_names_its_step(capsys):
+    code, out, _ = explore(capsys, "--without", "12", "--no-erf")
+    assert code == 0
+    assert "variant convnext_t-12 (= step 11_layernorm)" in out
+    assert f"params: {count_params(meta(PREFIXES[11])):,}" in out
+
+
+def test_receptive_field_of_resnet50_and_convnext_t():
+    # ResNet-50's theoretical receptive field is the well-known 427 px; the 7x7 kernels take ConvNeXt-T to 1688.
+    assert receptive_field(meta(())) == 427
+    assert receptive_field(meta(ALL)) == 1688
+    assert receptive_field(meta(without="07")) == 584
+
+
+def test_cli_leave_one_out_and_add_one(capsys):
+    code, out, _ = explore(capsys, "--leave-one-out", "--json")
+    rows = json.loads(out)["rows"]
+    assert code == 0 and len(rows) == 15 and rows[0]["name"] == "convnext_t" and rows[0]["params"] == 28_589_128
+    assert [set(r["changes"]) for r in rows[1:]] == [ALL - {c} for c in CHANGE_IDS]
+    code, out, _ = explore(capsys, "--add-one")
+    lines = out.splitlines()
+    assert code == 0 and lines[2].startswith("resnet50 ") and "25.56" in lines[2]
+    assert sum(line.startswith("resnet50+") for line in lines) == 14
+    assert "resnet50+01 " in lines[3] and "= step 01_stage_ratio" in lines[3]
+
+
+def test_cli_diff_against_a_step(capsys):
+    code, out, _ = explore(capsys, "--changes", "02,03,07,11", "--diff-against", "12", "--no-erf")
+    assert code == 0
+    diff = out[out.index("design diff:") :]
+    assert diff.startswith("design diff: resnet50+02+03+07+11 -> convnext_t (step 12_separate_downsampling)")
+    assert "  01 stage_ratio: Blocks per stage" in diff and "changes removed: none" in diff
+    assert "  depths: (3, 4, 6, 3) -> (3, 3, 9, 3)" in diff and "  one_norm: False -> True" in diff
+    assert "  02 patchify_stem" not in diff  # both have it
+    # Two roadmap steps: the steps' own code diff follows, as `diff 06 07` prints it.
+    code, out, _ = explore(capsys, "--changes", "01,02,03,04,05,06", "--diff-against", "07", "--no-erf")
+    assert "changes added:\n  07 kernel_7x7" in out and "kernel_size: 3 -> 7" in out
+    assert "design diff: 06_dwconv_up -> 07_kernel_7x7" in out
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--changes", "02,kernel7"], "unknown change 'kernel7'; valid: 01 stage_ratio"),
+        (["--changes", ""], "empty change set"),
+        (["--without", " , "], "empty change set"),
+        (["--changes", "07", "--without", "07"], "not allowed with argument"),
+        (["--changes", "07", "--kernel-size", "4"], "kernel_size must be a positive odd integer"),
+        (["--changes", "07", "--diff-against", "v2_tiny"], "extension past the roadmap"),
+        (["--changes", "07", "--diff-against", "resnet50+13"], "unknown change '13'"),
+        (["--leave-one-out", "--diff-against", "12"], "compares one variant"),
+        (["--leave-one-out", "--plot", "/nonexistent/folder/x.png"], "folder /nonexistent/folder does not exist"),
+    ],
+)
+def test_cli_refusals(capsys, args, fragment):
+    code, out, err = explore(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and not out and fragment in lines[-1]
+    assert len(lines) == 1 or lines[0].startswith("usage:")  # argparse's own errors come under its usage line
+
+
+def test_cli_latency_in_the_bench_rounds(capsys):
+    args = ["--changes", "12", "--latency", "--rounds", "2", "--warmup", "0", "--batch-size", "1", "--image-size", "32"]
+    code, out, _ = explore(capsys, *args, "--no-erf", "--json")
+    (row,) = json.loads(out)["rows"]
+    assert code == 0 and len(row["changes"]) == 3 and row["latency_ms"] > 0 and row["img_per_s"] > 0
+
+
+def test_erf_is_measured_or_skipped_for_big_models():
+    from convnext_steps.explorer_cli import erf_px
+
+    small_net = dict(depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), stem_dim=16)
+    side = erf_px("05,12", **small_net)
+    assert isinstance(side, int) and side % 2 == 1 and 1 < side <= 160
+    assert erf_px(ALL - {"03"}) is None  # 187 M parameters: not built
+
+
+def test_counting_by_parts_equals_whole_networks():
+    from convnext_steps.explorer_cli import costs_by_parts
+
+    for changes in _sample(8, seed=7) + [frozenset(), ALL]:
+        model = meta(changes)
+        assert costs_by_parts(variant_config(changes)) == (count_params(model), count_macs(model))
+
+
+def test_variants_figure(tmp_path):
+    from convnext_steps.explorer_plots import save_variants_figure, variants_figure
+
+    rows = [{"name": n, "params": p, "gmacs": g} for n, p, g in [("resnet50", 25e6, 4.1), ("resnet50+07", 26e6, 4.2)]]
+    fig = variants_figure(rows, "add-one")
+    assert len(fig.axes) == 2 and [t.get_text() for t in fig.axes[0].get_yticklabels()][0] == "resnet50"
+    rows = [dict(r, latency_ms=1.0 + i) for i, r in enumerate(rows)]
+    assert len(variants_figure(rows).axes) == 3
+    save_variants_figure(rows, tmp_path / "v.png")
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
