@@ -149,14 +149,17 @@ def costs_by_parts(config, image_size: int = 224, num_classes: int = 1000) -> tu
     return params + p, macs + m
 
 
-def all_combinations(image_size: int = 224) -> dict:
+def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
     """Every valid change set with its params and MACs; how many of the 2^14 are valid, and how long it took."""
     import itertools
 
+    from tqdm import tqdm
+
     start = time.perf_counter()
     rows, refused = [], []
-    for n in range(len(CHANGE_IDS) + 1):
-        for subset in itertools.combinations(CHANGE_IDS, n):
+    subsets = [s for n in range(len(CHANGE_IDS) + 1) for s in itertools.combinations(CHANGE_IDS, n)]
+    with tqdm(subsets, unit="set", leave=False, file=sys.stderr, dynamic_ncols=True, disable=not progress) as bar:
+        for subset in bar:
             try:
                 config = variant_config(subset)
             except ValueError as e:
@@ -392,7 +395,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.all:
         if args.latency or args.diff_against or args.plot or overrides:
             return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
-        report = all_combinations(args.image_size)
+        report = all_combinations(args.image_size, progress=True)
         if args.json:
             print(json.dumps(report))
             return 0
