@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import (
+    core,
     nb00,
     nb01,
     nb02,
@@ -37,7 +38,7 @@ from . import (
 )
 from .core import BuildIt, Exercise, Verdict, check_module
 
-__all__ = ["Exercise", "BuildIt", "Verdict", "check_module", "EXERCISES", "check", "expected", "ask"]
+__all__ = ["Exercise", "BuildIt", "Verdict", "check_module", "EXERCISES", "check", "expected", "ask", "in_network"]
 
 MODULES = (
     nb00,
@@ -72,6 +73,14 @@ def check(exercise_id: str, answer: Any) -> Verdict:
 def expected(exercise_id: str) -> Any:
     """The right answer (computed), or for a build-it our reference solution: for tests and readers who give up."""
     return _get(exercise_id).expected()
+
+
+def in_network(exercise_id: str, candidate: Any) -> Verdict:
+    """Once build-it `exercise_id` is solved, the learner's class in its step's network, compared with the step's."""
+    exercise = _get(exercise_id)
+    if not isinstance(exercise, BuildIt):
+        raise ValueError(f"exercise {exercise_id} is a prediction, not a build-it: nothing goes into a network")
+    return core.in_network(exercise, candidate)
 
 
 def ask(exercise_id: str) -> str:

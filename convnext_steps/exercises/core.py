@@ -39,6 +39,9 @@ __all__ = [
     "build",
     "run",
     "meta_model",
+    "in_network",
+    "record",
+    "block_cases",
 ]
 
 
@@ -134,6 +137,8 @@ class BuildIt:
     reference: Callable[[], Any]  # our solution (a class, a config), for tests and `expected`
     why: str  # shown with a right answer: what the learner's code now does, and why it matters
     kind: str = "class"  # what the learner hands in, for the "not attempted" line
+    step: str | None = None  # the step whose network the learner's code goes into (`in_network`)
+    field: str | None = "block"  # the config field it fills; None: the learner hands in the whole NetConfig
 
     @property
     def expected(self) -> Callable[[], Any]:
@@ -158,6 +163,48 @@ class BuildIt:
             f"{self.id} not attempted yet: write the {self.kind}'s code where it says `# your code here` "
             "and run the cell again.",
         )
+
+
+@torch.no_grad()
+def in_network(exercise: BuildIt, candidate: Any, image_size: int = 64, batch: int = 1) -> Verdict:
+    """Put the learner's solved class into its step's network (through the step's config) and compare the whole
+    model with the step's: parameter names, shapes and count, then logits with the same weights.
+
+    Not solved yet: "skipped: exercise NN.k not solved yet" (deterministic, so a notebook runs before it is solved).
+    """
+    from ..network import Network
+    from ..roadmap import get_step
+
+    if exercise.step is None:
+        raise ValueError(f"exercise {exercise.id} does not go into a network")
+    if not exercise.check(candidate):
+        return Verdict(None, f"skipped: exercise {exercise.id} not solved yet")
+    step = get_step(exercise.step)
+    config = candidate if exercise.field is None else step.config.replace(**{exercise.field: candidate})
+    with torch.device("meta"):  # built without their init (slow for 25 M weights): the weights are drawn below
+        reference = step.build()
+    weights = _random_state(reference, seed=7)
+    reference.load_state_dict(weights, assign=True)
+    try:
+        with torch.device("meta"):
+            mine = run("building the network from your config", Network, config)
+        _compare_parameters(mine, reference, {})
+        run("loading the step's weights into your network", mine.load_state_dict, weights, assign=True)
+        x = _inputs((batch, step.config.in_chans, image_size, image_size), seed=3)
+        want = reference.eval()(x)
+        got = run("your network's forward", mine.eval(), x)
+    except Wrong as wrong:
+        return Verdict(False, f"in step {step.id}'s network: {wrong}")
+    problem = _compare_output(got, want, tuple(x.shape), 1e-4, "your network")
+    if problem:
+        return Verdict(False, f"in step {step.id}'s network: {problem}")
+    name = getattr(candidate, "__name__", "config")
+    n = sum(p.numel() for p in mine.parameters())
+    return Verdict(
+        True,
+        f"your {name} in step {step.id}'s network: {n:,} parameters and, with the same weights, the same logits as "
+        f"the step's model on a {image_size}x{image_size} image (max |diff| < 1e-4)",
+    )
 
 
 # Running the learner's code ---------------------------------------------------------------------------------------
@@ -215,6 +262,33 @@ class Case:
 
     args: dict[str, Any]
     inputs: tuple[tuple[int, ...], ...]
+    train: bool = False  # compare in training mode (batch statistics, drop path), the RNG seeded alike
+
+
+def block_cases(
+    dim: int = 32, in_dim: int = 16, kernel_size: int = 3, other_kernel: int | None = 5
+) -> tuple[Case, ...]:
+    """Cases for a block `cls(in_dim, dim, kernel_size, stride, drop_path)`: an identity-shortcut block on batch 1 and
+    non-square inputs of two sizes, a downsampling one that widens (stride 2, odd sizes), one with another kernel
+    size (a hard-coded kernel shows), and one in training mode with drop path 0.5 (a forgotten drop path shows)."""
+    cases = [
+        Case(
+            dict(in_dim=dim, dim=dim, kernel_size=kernel_size, stride=1, drop_path=0.0),
+            ((1, dim, 9, 13), (2, dim, 6, 6)),
+        ),
+        Case(
+            dict(in_dim=in_dim, dim=dim, kernel_size=kernel_size, stride=2, drop_path=0.0),
+            ((1, in_dim, 9, 13), (2, in_dim, 12, 10)),
+        ),
+    ]
+    if other_kernel is not None:
+        cases.append(
+            Case(dict(in_dim=dim, dim=dim, kernel_size=other_kernel, stride=1, drop_path=0.0), ((1, dim, 11, 7),))
+        )
+    cases.append(
+        Case(dict(in_dim=dim, dim=dim, kernel_size=kernel_size, stride=1, drop_path=0.5), ((4, dim, 5, 6),), True)
+    )
+    return tuple(cases)
 
 
 @dataclass(frozen=True)
@@ -243,7 +317,7 @@ def _conv_hint(name: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
     if len(got) != 4 or len(want) != 4:
         return ""
     if got[2:] != want[2:]:
-        return f": its kernel is {got[2]}x{got[3]}, ours {want[2]}x{want[3]}"
+        return f": its kernel is {got[2]}x{got[3]}, ours {want[2]}x{want[3]} (use the kernel_size argument)"
     if got[0] != want[0]:
         return f": it has {got[0]} output channels, ours {want[0]}"
     if want[1] == 1 and got[1] > 1:
@@ -283,8 +357,9 @@ def _compare_parameters(candidate: nn.Module, reference: nn.Module, hints: dict[
             raise Wrong(f"unexpected {kind} `{extra[0]}` (shape {_shape(got[extra[0]])}){more}{counts}")
         for name, shape in want.items():
             if got[name] != shape:
-                hint = hints.get(name) or _conv_hint(name, got[name], shape)
-                hint = hint if hint.startswith(":") or not hint else f": {hint}"
+                hint = _conv_hint(name, got[name], shape)
+                if name in hints:
+                    hint = f"{hint}; {hints[name]}" if hint else f": {hints[name]}"
                 raise Wrong(f"`{name}` has shape {_shape(got[name])}, ours {_shape(shape)}{hint}{counts}")
 
 
@@ -303,6 +378,30 @@ def _randomise(module: nn.Module, seed: int) -> None:
             ):
                 base = 1.0 if name in ("weight", "gamma") else 0.0
                 p.copy_(base + 0.3 * torch.randn(p.shape, generator=generator))
+
+
+@torch.no_grad()
+def _random_state(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """A state dict of random weights for `model` (may be on the meta device), at a scale that keeps activations
+    finite through a deep network, with norms given non-trivial scales, shifts and statistics."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, t in model.state_dict().items():
+        if t.is_floating_point():
+            fan_in = t[0].numel() if t.ndim > 1 else 0
+            state[name] = torch.randn(t.shape, generator=generator) * (fan_in**-0.5 if fan_in else 0.02)
+        else:
+            state[name] = torch.zeros(t.shape, dtype=t.dtype)
+    for prefix, m in model.named_modules():
+        key = f"{prefix}." if prefix else ""
+        if isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
+            for name, base in (("weight", 1.0), ("bias", 0.0)):
+                if key + name in state:
+                    state[key + name] = base + 0.3 * torch.randn(state[key + name].shape, generator=generator)
+            if key + "running_var" in state:
+                state[key + "running_mean"] = 0.3 * torch.randn(state[key + "running_mean"].shape, generator=generator)
+                state[key + "running_var"] = 0.5 + torch.rand(state[key + "running_var"].shape, generator=generator)
+    return state
 
 
 def _inputs(shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -341,23 +440,27 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
         mine = build(candidate, case.args, seed=i)
         _compare_parameters(mine, ref, hints)
         run("loading our weights into your module", mine.load_state_dict, ref.state_dict())
-        ref.eval(), mine.eval()
+        ref.train(case.train), mine.train(case.train)
+        mode = " in training mode" if case.train else ""
         for j, shape in enumerate(case.inputs):
             x = _inputs(shape, seed=1000 * i + j)
             with torch.no_grad():
+                torch.manual_seed(j)
                 want = ref(x.clone())
-                got = run(f"{what}'s forward on an input {_shape(shape)}", mine, x.clone())
+                torch.manual_seed(j)
+                got = run(f"{what}'s forward{mode} on an input {_shape(shape)}", mine, x.clone())
             problem = _compare_output(got, want, shape, atol, what)
             if problem:
                 for mistake in mistakes:
                     with torch.no_grad():
                         try:
+                            torch.manual_seed(j)
                             wrong = mistake.forward(ref, x.clone())
                         except RuntimeError:  # the mistake cannot run on this input: it is not this one
                             continue
                     if _compare_output(got, wrong, shape, atol, what) is None:
                         return mistake.message
-                return f"{problem} ({_signature(case.args)})"
+                return f"{problem}{mode} ({_signature(case.args)})"
         checked.append((mine, case))
     for prop in properties:
         for module, case in checked[:1]:
@@ -365,6 +468,25 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
             if problem:
                 return problem
     return None
+
+
+@torch.no_grad()
+def record(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """(name, input shape, output shape) of every submodule call in one eval-mode forward, in call order."""
+    calls: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    names = {m: n for n, m in module.named_modules() if n}
+
+    def hook(m, args, output):
+        if args and isinstance(args[0], torch.Tensor) and isinstance(output, torch.Tensor):
+            calls.append((names[m], tuple(args[0].shape), tuple(output.shape)))
+
+    handles = [m.register_forward_hook(hook) for m in names]
+    try:
+        module.eval()(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
 
 
 def _compare_output(got: Any, want: torch.Tensor, shape: tuple[int, ...], atol: float, what: str) -> str | None:
