@@ -8,6 +8,7 @@ channels (a 1x1 conv that changes the width is a trapezoid), and `changed_ops` d
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -307,7 +308,7 @@ def _column(ax, x: float, title: str, ops: Sequence[Op], marks: dict, scale: flo
     removed = marks.get("removed") or [False] * len(drawn)
     width = [max(0.3, scale * _channels(o)) for o in drawn]
     half = max([scale * _channels(ops[0]), *width]) / 2
-    ax.text(x, 0.9, title, ha="center", va="bottom", fontsize=9, weight="bold")
+    ax.text(x, 0.9, textwrap.fill(title, 26), ha="center", va="bottom", fontsize=9, weight="bold")  # no run-ins
     ax.text(
         x, 0.35, f"input {_shape(ops[0])}", ha="center", va="bottom", fontsize=7, color="#555555", path_effects=_HALO
     )
@@ -403,7 +404,8 @@ def block_diagram_figure(
     for i, (ops, title) in enumerate(zip(traced, titles)):
         bottom = min(bottom, _column(ax, 4.4 * i, title, ops, marks[i], _WIDEST / widest))
     ax.set_xlim(-2.4, 4.4 * (len(steps) - 1) + 2.3)
-    ax.set_ylim(bottom - 0.3, 1.3)
+    title_lines = max(textwrap.fill(t, 26).count("\n") + 1 for t in titles)
+    ax.set_ylim(bottom - 0.3, 1.3 + 0.32 * (title_lines - 1))
     ax.set_aspect("equal")
     ax.axis("off")
     _legend(

@@ -186,3 +186,30 @@ def test_paper_check_and_changed_only_trace():
     assert [line.split()[0] for line in trace[1:]] == ["dwconv", "norm"]
     assert trace[1].endswith("<- gains a bias") and trace[2].endswith("<- was BN, 96")
     assert repr(show_trace("09", changed_only=True)).splitlines()[1:] == ["gone: act (GELU)", "gone: act (GELU)"]
+
+
+def test_operator_costs_split_every_multiply_add_and_all_the_time():
+    import torch
+
+    from convnext_steps import count_macs, get_step
+    from convnext_steps.measure import OPERATOR_KINDS, operator_costs
+
+    torch.manual_seed(0)
+    model = get_step("12").build(depths=(1, 1, 1, 1), dims=(8, 16, 24, 32), stem_dim=8, num_classes=10)
+    rows = operator_costs(model, image_size=64, rounds=1)
+    kinds = [r["kind"] for r in rows]
+    assert kinds == [k for k in OPERATOR_KINDS if k in kinds] and "depthwise conv" in kinds and "norm" in kinds
+    assert sum(r["macs"] for r in rows) == count_macs(model, 64)  # every multiply-add lands in one kind
+    assert {r["kind"] for r in rows if r["macs"]} == {"dense conv", "1x1 conv / linear", "depthwise conv"}
+    assert abs(sum(r["time_share"] for r in rows) - 1) < 1e-6 and all(r["ms"] >= 0 for r in rows)
+
+
+def test_crowded_points_share_one_label():
+    from convnext_steps.plots import _label_groups
+
+    xs, ys = [4.146, 4.146, 4.146, 2.35, 4.146], [88.0, 88.5, 89.0, 58.0, 120.0]
+    assert _label_groups(xs, ys, ["07", "08", "09", "03", "12"]) == [
+        (2.35, 58.0, "03"),
+        (4.146, 88.5, "07-09"),
+        (4.146, 120.0, "12"),
+    ]
