@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convnext_steps.exercises import EXERCISES, check, expected
 from convnext_steps.figures import FIGURES, save_figures
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
@@ -35,21 +34,6 @@ def test_figures_command_rejects_unknown_names(tmp_path):
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("python -m convnext_steps figures: error: unknown figure(s) ['nope.png']; known: ")
     assert "Traceback" not in run.stderr
-
-
-def test_every_exercise_checker_accepts_its_answer_and_refuses_others():
-    for exercise_id in EXERCISES:
-        right = expected(exercise_id)
-        assert check(exercise_id, right), exercise_id
-        assert check(exercise_id, None).ok is None
-        wrong = "nonsense" if isinstance(right, str) else (None if right is None else right)
-        if isinstance(right, tuple):
-            wrong = tuple(v * 2 + 1 for v in right)
-        elif isinstance(right, (int, float)):
-            wrong = right * 3 + 7
-        verdict = check(exercise_id, wrong)
-        assert not verdict and "Hint:" in repr(verdict), exercise_id
-    assert "too high" in repr(check("07.1", 5.0)) and "too low" in repr(check("07.1", 4.0))
 
 
 # Which layers a block diagram outlines: exactly those whose type, width, kernel, groups, bias or place changed ------
