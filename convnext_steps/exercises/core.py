@@ -140,6 +140,8 @@ class BuildIt:
     kind: str = "class"  # what the learner hands in, for the "not attempted" line
     step: str | None = None  # the step whose network the learner's code goes into (`in_network`)
     field: str | None = "block"  # the config field it fills; None: the learner hands in the whole NetConfig
+    into: Callable[[Any], dict[str, Any]] | None = None  # config fields made from the learner's code (a layer
+    # used inside the step's classes, e.g. a norm: the classes rebuilt around it); default {field: the code}
 
     @property
     def expected(self) -> Callable[[], Any]:
@@ -185,7 +187,10 @@ def in_network(exercise: BuildIt, candidate: Any, image_size: int = 64, batch: i
     if not exercise.check(candidate):
         return Verdict(None, f"skipped: exercise {exercise.id} not solved yet")
     step = get_step(exercise.step)
-    config = candidate if exercise.field is None else step.config.replace(**{exercise.field: candidate})
+    if exercise.into is not None:
+        config = step.config.replace(**exercise.into(candidate))
+    else:
+        config = candidate if exercise.field is None else step.config.replace(**{exercise.field: candidate})
     with torch.device("meta"):  # built without their init (slow for 25 M weights): the weights are drawn below
         reference = step.build()
     weights = _random_state(reference, seed=7)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import Exercise
+from ..steps import step08_gelu
+from .core import BuildIt, Exercise, Mistake, block_cases, check_module
 
 
 def _gelu_min() -> float:
@@ -30,5 +31,59 @@ EXERCISES = (
         "plot it, or look for the zero of its derivative Phi(x) + x * phi(x).",
         tolerance=0.02,
         digits=2,
+    ),
+)
+
+
+# 08.3 -- build it: the block's forward with GELU wherever step 07 had a ReLU ---------------------------------------
+
+
+def _forward(m: nn.Module, x: torch.Tensor, act=None, after_dw=True, after_sum=True) -> torch.Tensor:
+    act = act or m.act
+    out = m.bn2(m.dwconv(x))
+    out = act(out) if after_dw else out
+    out = m.bn3(m.pwconv2(act(m.bn1(m.pwconv1(out)))))
+    out = m.shortcut(x) + m.drop_path(out)
+    return act(out) if after_sum else out
+
+
+MISTAKES = (
+    Mistake(
+        "your block still applies ReLU: step 08 swaps every ReLU for GELU (self.act = nn.GELU())",
+        lambda m, x: _forward(m, x, act=torch.relu),
+    ),
+    Mistake(
+        "your GELU is the tanh approximation (approximate='tanh'); ConvNeXt uses the exact form, nn.GELU()",
+        lambda m, x: _forward(m, x, act=nn.GELU(approximate="tanh")),
+    ),
+    Mistake(
+        "the GELU after the sum is missing: step 08 only swaps ReLU for GELU; taking activations out is step 09",
+        lambda m, x: _forward(m, x, after_sum=False),
+    ),
+    Mistake(
+        "the GELU after the depthwise conv's BN is missing: step 08 keeps all three activations of step 07",
+        lambda m, x: _forward(m, x, after_dw=False),
+    ),
+    Mistake(
+        "only the GELU between the 1x1 convs is left: that is step 09; step 08 keeps all three activations",
+        lambda m, x: _forward(m, x, after_dw=False, after_sum=False),
+    ),
+)
+
+
+def _judge_gelu(candidate):
+    return check_module(candidate, step08_gelu.InvertedBottleneck, block_cases(kernel_size=7), mistakes=MISTAKES)
+
+
+EXERCISES += (
+    BuildIt(
+        "08.3",
+        "Write step 08's block: step 07's with GELU in place of every ReLU (after the depthwise conv's BN, "
+        "between the 1x1 convs, after the sum).",
+        _judge_gelu,
+        lambda: step08_gelu.InvertedBottleneck,
+        "GELU runs exactly where the ReLUs ran, three times per block: a drop-in swap with no parameters and "
+        "no multiply-adds, and the paper's accuracy barely moves (80.57 -> 80.62).",
+        step="08",
     ),
 )
