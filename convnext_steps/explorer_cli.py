@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .argtypes import image_size, non_negative_int, positive_int
 from .explorer import ALL, CHANGE_IDS, CHANGES, PREFIXES, build_variant, parse_changes, variant_config, variant_name
-from .measure import count_params, effective_receptive_field, erf_extent, receptive_field
+from .measure import count_params, effective_receptive_field, erf_extent, reach
 
 __all__ = [
     "variant_row",
@@ -54,13 +54,13 @@ def _meta(changes: frozenset[str], **overrides):
 def variant_row(changes, image_size: int = 224, erf: bool = False, **overrides) -> dict:
     """Params, multiply-adds and the theoretical receptive field of one variant (and its ERF with `erf=True`)."""
     chosen = parse_changes(changes)
-    params, macs = costs_by_parts(variant_config(chosen, **overrides), image_size)
+    params, macs, rf = costs_by_parts(variant_config(chosen, **overrides), image_size)
     row = {
         "name": variant_name(chosen),
         "changes": [c for c in CHANGE_IDS if c in chosen],
         "params": params,
         "gmacs": macs / 1e9,
-        "rf_px": receptive_field(_meta(chosen, **overrides)),
+        "rf_px": rf,
     }
     step = next((k for k, p in enumerate(PREFIXES) if p == chosen), None)
     row["step"] = None if step is None else _step_id(step)
@@ -105,48 +105,50 @@ def add_one(image_size: int = 224, erf: bool = False) -> list[dict]:
 
 
 @functools.cache
-def _part(factory, args: tuple, kwargs: tuple, shape: tuple) -> tuple[int, int, tuple]:
-    """(params, MACs, output shape) of one part of a network, built on the meta device, at an input shape."""
+def _part(factory, args: tuple, kwargs: tuple, shape: tuple) -> tuple[int, int, tuple, tuple[int, int]]:
+    """(params, MACs, output shape, reach) of one part of a network, built on the meta device, at an input shape."""
     with torch.device("meta"):
         module = factory(*args, **dict(kwargs)).eval()
         x = torch.zeros(shape)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             y = module(x)
-    return count_params(module), counter.get_total_flops() // 2, tuple(y.shape)
+    return count_params(module), counter.get_total_flops() // 2, tuple(y.shape), reach(module)
 
 
 def _head(head_norm, dim: int, num_classes: int):
     return torch.nn.Sequential(head_norm(dim) if head_norm else torch.nn.Identity(), torch.nn.Linear(dim, num_classes))
 
 
-def costs_by_parts(config, image_size: int = 224, num_classes: int = 1000) -> tuple[int, int]:
-    """(params, MACs) of `Network(config)`, wired as `Network` wires it, each distinct part counted once.
+def costs_by_parts(config, image_size: int = 224, num_classes: int = 1000) -> tuple[int, int, int]:
+    """(params, MACs, theoretical receptive field) of `Network(config)`, wired as `Network` wires it, each distinct
+    part counted once.
 
     A part is the stem, a block, a downsampling layer or the head at its input shape; parts recur across
-    networks (most of 2^14 variants share their blocks with others), so counting every variant this way takes
-    seconds where building each whole network would take a quarter of an hour. tests/test_explorer.py checks
-    it against `count_params` / `count_macs` of whole networks.
+    networks (most of the 2^14 variants share their blocks with others), so counting many variants this way
+    costs a fraction of building each whole network. tests/test_explorer.py checks it against `count_params`,
+    `count_macs` and `receptive_field` of whole networks.
     """
-    first = (1, config.in_chans, image_size, image_size)
-    params, macs, shape = _part(config.stem, (config.in_chans, config.stem_dim), (), first)
+    parts = [(config.stem, (config.in_chans, config.stem_dim), ())]
     options = (("kernel_size", config.kernel_size),)
     if config.layer_scale_init_value is not None:
         options += (("layer_scale_init_value", config.layer_scale_init_value),)
     in_dim = config.stem_dim
     for i, (depth, dim) in enumerate(zip(config.depths, config.dims)):
         stride = 1 if i == 0 else 2
-        parts = []
         if config.downsample is not None and i > 0:
             parts.append((config.downsample, (in_dim, dim), ()))
             in_dim, stride = dim, 1
         for _ in range(depth):
             parts.append((config.block, (in_dim, dim), options + (("stride", stride),)))
             in_dim, stride = dim, 1
-        for factory, args, kwargs in parts:
-            p, m, shape = _part(factory, args, kwargs, shape)
-            params, macs = params + p, macs + m
-    p, m, _ = _part(_head, (config.head_norm, in_dim, num_classes), (), (1, in_dim))
-    return params + p, macs + m
+    params = macs = 0
+    rf, jump, shape = 1, 1, (1, config.in_chans, image_size, image_size)
+    for factory, args, kwargs in parts:
+        p, m, shape, (part_rf, part_jump) = _part(factory, args, kwargs, shape)
+        params, macs = params + p, macs + m
+        rf, jump = rf + (part_rf - 1) * jump, jump * part_jump
+    p, m, _, _ = _part(_head, (config.head_norm, in_dim, num_classes), (), (1, in_dim))
+    return params + p, macs + m, rf
 
 
 def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
@@ -165,7 +167,7 @@ def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
             except ValueError as e:
                 refused.append({"changes": list(subset), "error": str(e)})
                 continue
-            params, macs = costs_by_parts(config, image_size)
+            params, macs, _ = costs_by_parts(config, image_size)
             rows.append({"name": variant_name(subset), "changes": list(subset), "params": params, "gmacs": macs / 1e9})
     return {
         "image_size": image_size,

@@ -26,6 +26,7 @@ __all__ = [
     "effective_receptive_field",
     "erf_extent",
     "receptive_field",
+    "reach",
     "block_drop_path_rates",
     "OPERATOR_KINDS",
     "operator_costs",
@@ -415,12 +416,18 @@ def receptive_field(model: nn.Module) -> int:
     projection shortcuts, whose reach is smaller) in the order the network registers them, which is the order
     they run in: each k x k layer of stride s adds (k - 1) x the stride so far. Works on the meta device.
     """
+    return reach(model)[0]
+
+
+def reach(module: nn.Module) -> tuple[int, int]:
+    """(receptive field, total stride) of a module's main path, as `receptive_field` walks it. Parts compose:
+    after a part of reach (r, s), the next part of reach (r2, s2) sees r + (r2 - 1) * s pixels, stride s * s2."""
     rf, jump = 1, 1
-    for name, m in model.named_modules():
+    for name, m in module.named_modules():
         if ".shortcut" in f".{name}" or not isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
             continue
         k = m.kernel_size[0] if isinstance(m.kernel_size, tuple) else m.kernel_size
         s = m.stride[0] if isinstance(m.stride, tuple) else m.stride
         rf += (k - 1) * jump
         jump *= s
-    return rf
+    return rf, jump
