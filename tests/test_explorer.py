@@ -298,7 +298,19 @@ def test_cli_refusals(capsys, args, fragment):
 
 
 def test_cli_latency_in_the_bench_rounds(capsys):
-    args = ["--changes", "02,03,05,06,10", "--latency", "--rounds", "2", "--warmup", "0", "--batch-size", "1", "--image-size", "32"]
+    args = [
+        "--changes",
+        "02,03,05,06,10",
+        "--latency",
+        "--rounds",
+        "2",
+        "--warmup",
+        "0",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+    ]
     code, out, _ = explore(capsys, *args, "--no-erf", "--json")
     (row,) = json.loads(out)["rows"]
     assert code == 0 and len(row["changes"]) == 5 and row["latency_ms"] > 0 and row["img_per_s"] > 0
