@@ -5,7 +5,8 @@ The trainer itself is the `convnext_steps.training` package: recipe, data, engin
 
 import sys
 
-from .training.entry import build_parser, main, run, train
+from .training.commands import main  # sub-commands sweep and check-data, else one run (entry.main)
+from .training.entry import build_parser, run, train
 from .training.rundir import read_metrics
 
 __all__ = ["build_parser", "main", "run", "train", "read_metrics"]

@@ -18,6 +18,8 @@ from torch.utils.data.distributed import DistributedSampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from .datacheck import class_difference, load_image
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -277,15 +279,15 @@ def _image_folder(root: str):
                 f"{path} not found: --data expects ImageFolder layout {root}/{{train,val}}/<class>/"
             )
         try:
-            splits[split] = ImageFolder(path)
+            splits[split] = ImageFolder(path, loader=load_image)  # its errors name the file
         except FileNotFoundError as e:  # no class folders or no images in them
             raise FileNotFoundError(f"{path}: {e}") from e
         except OSError as e:  # e.g. a folder this user may not read
             raise ValueError(f"--data {root}: cannot read {e.filename or path} ({e.strerror or e})") from e
     if splits["train"].classes != splits["val"].classes:
         raise ValueError(
-            f"{root}: train and val have different class folders "
-            f"({len(splits['train'].classes)} vs {len(splits['val'].classes)} classes)"
+            f"{root}: train and val have different class folders: "
+            + class_difference(splits["train"].classes, splits["val"].classes)
         )
     return splits["train"], splits["val"], splits["train"].classes
 

@@ -65,7 +65,7 @@ def one_line(error: BaseException) -> str:
         text = str(error)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if "Traceback" in text:  # re-raised from a loader worker: its last line says what went wrong
-        return lines[-1]
+        return lines[-1].split(": ", 1)[-1]  # without the "ValueError: " the traceback puts before it
     return " ".join(lines)
 
 
@@ -267,7 +267,7 @@ def _evaluate_only(args, folder: RunFolder, ckpt, model, ema, val_loader, rt: Ru
 def _banner(trainer: Trainer, state: TrainState, recipe: Recipe, num_classes: int, rt: Runtime) -> str:
     params = sum(p.numel() for p in trainer.model.parameters())
     text = (
-        f"{recipe.step or recipe.model}: {params / 1e6:.2f}M params, {num_classes} classes, {rt.world_size} "
+        f"{recipe.network}: {params / 1e6:.2f}M params, {num_classes} classes, {rt.world_size} "
         f"process(es) on {rt.device.type}, recipe {recipe.preset}, effective batch {recipe.effective_batch}, "
         f"lr {recipe.lr:.3g}, {trainer.steps_per_epoch} steps/epoch, EMA {'on' if recipe.ema else 'off'}, "
         f"amp {recipe.amp}"

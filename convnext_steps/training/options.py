@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m convnext_steps.train",
         description="Train a roadmap step with the paper's recipe (defaults scaled to your batch size), or with "
         "--recipe small for short runs on small data. Options left out on --resume are taken from the checkpoint; "
-        "options given must match it.",
+        "options given must match it. Sub-commands: `sweep` (steps and variants x seeds, one recipe) and "
+        "`check-data PATH` (an image folder checked before training); each has its own --help.",
     )
     _model_options(p.add_argument_group("model"))
     _data_options(p.add_argument_group("data"))
@@ -39,6 +40,12 @@ def _model_options(g) -> None:
         "--step",
         help="roadmap step: index, id or id prefix (00 ... 12), or an extension (isotropic_s, "
         "isotropic_b, isotropic_l, v2_tiny); see `python -m convnext_steps roadmap`",
+    )
+    g.add_argument(
+        "--changes",
+        metavar="SET",
+        help="an explorer variant instead of a step: ResNet-50 plus these changes, comma-separated ids or names "
+        "(e.g. 02,03,07 or convnext_t-07); see `python -m convnext_steps explore`",
     )
     g.add_argument("--model", choices=FAMILY_NAMES, help="a ConvNeXt family member instead of a step")
     g.add_argument("--depths", type=positive_int, nargs="+", metavar="N", help="blocks per stage (override)")

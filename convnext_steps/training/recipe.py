@@ -107,8 +107,9 @@ class Recipe:
     """Every choice that decides a run's numbers. Stored in its checkpoints; a resume must not change any."""
 
     preset: str
-    step: str | None  # a roadmap step's full id, or None with `model`
+    step: str | None  # a roadmap step's full id; exactly one of step, model and changes is set
     model: str | None  # a ConvNeXt family member, e.g. "convnext_tiny"
+    changes: str | None  # an explorer variant: ResNet-50 plus these change ids, sorted, e.g. "02,03,07"
     depths: tuple[int, ...] | None  # None: the step's / member's own
     dims: tuple[int, ...] | None
     stem_dim: int | None
@@ -144,8 +145,8 @@ class Recipe:
     world_size: int  # processes; with batch_size and accum_steps it fixes the data order and the batch
 
     def __post_init__(self):
-        if (self.step is None) == (self.model is None):
-            raise ValueError("give exactly one of --step (a roadmap step, e.g. 12) and --model (e.g. convnext_tiny)")
+        if [self.step, self.model, self.changes].count(None) != 2:
+            raise ValueError(ONE_NETWORK)
         if self.min_lr > self.lr:
             raise ValueError(f"--min-lr {self.min_lr} is above the peak lr {self.lr}")
         if self.warmup_epochs >= self.epochs:
@@ -154,6 +155,13 @@ class Recipe:
             raise ValueError(
                 f"--randaug-magnitude must be in 0..30 (torchvision's 31 bins), got {self.randaug_magnitude}"
             )
+
+    @property
+    def network(self) -> str:
+        """What the run trains, as the banner and a sweep name it."""
+        from ..explorer import variant_name
+
+        return self.step or self.model or variant_name(change_ids(self.changes))
 
     @property
     def effective_batch(self) -> int:
@@ -165,6 +173,8 @@ class Recipe:
     @classmethod
     def from_dict(cls, values: Mapping, source: str = "the checkpoint") -> Recipe:
         names = [f.name for f in dataclasses.fields(cls)]
+        if isinstance(values, Mapping) and "changes" not in values:
+            values = {**values, "changes": None}  # written before variants could be trained
         if not isinstance(values, Mapping) or set(values) != set(names):
             found = sorted(values) if isinstance(values, Mapping) else type(values).__name__
             raise ValueError(f"{source} holds no recipe of this version (expected the fields {names}, found {found})")
@@ -172,8 +182,12 @@ class Recipe:
         return cls(**values)
 
 
-ARCH_FIELDS = ("step", "model", "depths", "dims", "stem_dim", "kernel_size", "drop_path", "layer_scale")
+ARCH_FIELDS = ("step", "model", "changes", "depths", "dims", "stem_dim", "kernel_size", "drop_path", "layer_scale")
 OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(Recipe) if f.name != "world_size")
+ONE_NETWORK = (
+    "give exactly one of --step (a roadmap step, e.g. 12), --changes (a variant: ResNet-50 plus changes, "
+    "e.g. 02,03,07) and --model (e.g. convnext_tiny)"
+)
 
 
 def option_name(field: str) -> str:
@@ -195,8 +209,8 @@ def resolve_recipe(
     given = _given(options)
     if saved is not None:
         return _same_run(given, saved if isinstance(saved, Recipe) else Recipe.from_dict(saved), world_size)
-    if (given["step"] is None) == (given["model"] is None):
-        raise ValueError("give exactly one of --step (a roadmap step, e.g. 12) and --model (e.g. convnext_tiny)")
+    if [given["step"], given["model"], given["changes"]].count(None) != 2:
+        raise ValueError(ONE_NETWORK)
     if given["data"] is None:
         raise ValueError("--data is required: 'synthetic', 'imagenette' or an ImageFolder directory")
     if given["model"] is not None and any(given[k] is not None for k in ("depths", "dims", "stem_dim")):
@@ -219,9 +233,26 @@ def _given(options: Mapping | argparse.Namespace) -> dict[str, Any]:
         from ..roadmap import get_step
 
         given["step"] = get_step(given["step"]).id  # "12" -> "12_separate_downsampling"; ValueError lists the ids
+    if given["changes"] is not None:
+        given["changes"] = canonical_changes(given["changes"])
     if given["preset"] is not None and given["preset"] not in PRESETS:
         raise ValueError(f"unknown recipe {given['preset']!r}; valid recipes: {', '.join(PRESETS)}")
     return given
+
+
+def change_ids(changes: str) -> tuple[str, ...]:
+    """The ids in a recipe's `changes` ("" is ResNet-50 itself)."""
+    return tuple(changes.split(",")) if changes else ()
+
+
+def canonical_changes(text: str) -> str:
+    """A --changes value as the recipe stores it: the explorer's change ids, sorted ("7,kernel_7x7,2" -> "02,07")."""
+    from ..explorer import parse_changes
+
+    try:
+        return ",".join(sorted(parse_changes(text)))
+    except ValueError as e:
+        raise ValueError(f"--changes {text}: {e}") from None
 
 
 def _defaults(given: dict, world_size: int, device_type: str) -> dict[str, Any]:
@@ -321,6 +352,10 @@ def _build(values: Mapping, num_classes: int) -> nn.Module:
         overrides["layer_scale_init_value"] = values["layer_scale"]
     if values["model"] is not None:
         return convnext(values["model"].removeprefix("convnext_"), num_classes, **overrides)
+    if values.get("changes") is not None:
+        from ..explorer import build_variant
+
+        return build_variant(change_ids(values["changes"]), None, num_classes, **overrides)
     return get_step(values["step"]).build(num_classes, **overrides)
 
 
