@@ -347,3 +347,11 @@ def test_variants_figure(tmp_path):
     assert len(variants_figure(rows).axes) == 3
     save_variants_figure(rows, tmp_path / "v.png")
     assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_docs_table_holds_every_meaning():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "explorer.md").read_text()
+    for c in CHANGES:
+        assert f"| `{c.id}` | `{c.name}` | {c.meaning} | {c.step} |" in doc
