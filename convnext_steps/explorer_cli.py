@@ -355,9 +355,10 @@ def add_explore_parser(sub) -> None:
         "Prints its params, multiply-adds and receptive fields; --leave-one-out and --add-one print tables, --all "
         "counts every valid set. The meaning of each change: docs/explorer.md.",
     )
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--changes", metavar="SET", help="ResNet-50 plus these: e.g. 02,03,07,11 or kernel_7x7,gelu")
-    which.add_argument("--without", metavar="SET", help="ConvNeXt-T minus these: e.g. 07 or layer_scale,12b")
+    # --changes and --without are checked in run_explore, so that giving both gets one line naming the choice.
+    p.add_argument("--changes", metavar="SET", help="ResNet-50 plus these: e.g. 02,03,07,11 or kernel_7x7,gelu")
+    p.add_argument("--without", metavar="SET", help="ConvNeXt-T minus these: e.g. 07 or layer_scale,12b")
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--leave-one-out", action="store_true", help="ConvNeXt-T without each change, beside it")
     which.add_argument("--add-one", action="store_true", help="ResNet-50 with each single change, beside it")
     which.add_argument("--all", action="store_true", help="every valid set of changes, counted on the meta device")
@@ -394,6 +395,21 @@ def run_explore(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     overrides = {} if args.kernel_size is None else {"kernel_size": args.kernel_size}
+    given = [name for name, value in (("--changes", args.changes), ("--without", args.without)) if value is not None]
+    tables = [
+        name
+        for name, on in (("--leave-one-out", args.leave_one_out), ("--add-one", args.add_one), ("--all", args.all))
+        if on
+    ]
+    if len(given) == 2:
+        return _fail("give --changes (ResNet-50 plus them) or --without (ConvNeXt-T minus them), not both")
+    if given and tables or not (given or tables):
+        return _fail(
+            f"{' and '.join(given + tables)} together: give one of --changes SET, --without SET, --leave-one-out, "
+            "--add-one, --all"
+            if given
+            else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
+        )
     if args.all:
         if args.latency or args.diff_against or args.plot or overrides:
             return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 __all__ = ["variants_figure", "save_variants_figure", "check_writable"]
 
@@ -35,6 +36,9 @@ def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(rows)), names, fontsize=8)
     axes[0].invert_yaxis()
+    keys = [Patch(color=c) for c in (_REFERENCE, _MORE, _LESS)]
+    labels = [f"{names[0]} (reference, dashed)", f"more than {names[0]}", f"less than {names[0]}"] if rows else []
+    axes[-1].legend(keys, labels, fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
