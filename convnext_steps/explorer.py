@@ -38,7 +38,7 @@ Every prefix of the roadmap's order is its step: ResNet-50 + changes 01..k has t
 multiply-adds and (with the step's weights, or from the same seed) identical logits (tests/test_explorer.py). For
 that the block is written as the official code writes it (channels-last, `nn.LayerNorm`, the 1x1 convs as
 `nn.Linear`), exactly where step 12 writes it: with 06, 10, 11 and 12a. That form is not a design change (the
-same function, `steps/rewrites.py`): it changes only the 1x1 weights' shapes, which `load_weights` reshapes.
+same function, `steps/rewrites.py`): it changes only the 1x1 weights' shapes, (out, in) for (out, in, 1, 1).
 
 Under these meanings every one of the 2^14 sets is a valid network (`valid_combinations()` counts them). What the
 build refuses: unknown names, an empty text, `changes=` and `without=` together, and config overrides that
