@@ -152,7 +152,8 @@ def costs_by_parts(config, image_size: int = 224, num_classes: int = 1000) -> tu
 
 
 def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
-    """Every valid change set with its params and MACs; how many of the 2^14 are valid, and how long it took."""
+    """Every valid change set with its params, MACs and receptive field; how many of the 2^14 are valid, and how
+    long it took."""
     import itertools
 
     from tqdm import tqdm
@@ -167,8 +168,9 @@ def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
             except ValueError as e:
                 refused.append({"changes": list(subset), "error": str(e)})
                 continue
-            params, macs, _ = costs_by_parts(config, image_size)
-            rows.append({"name": variant_name(subset), "changes": list(subset), "params": params, "gmacs": macs / 1e9})
+            params, macs, rf = costs_by_parts(config, image_size)
+            name = variant_name(subset)
+            rows.append({"name": name, "changes": list(subset), "params": params, "gmacs": macs / 1e9, "rf_px": rf})
     return {
         "image_size": image_size,
         "valid": len(rows),
