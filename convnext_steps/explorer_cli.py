@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .argtypes import image_size, non_negative_int, positive_int
 from .explorer import ALL, CHANGE_IDS, CHANGES, PREFIXES, build_variant, parse_changes, variant_config, variant_name
-from .measure import count_params, effective_receptive_field, erf_extent, reach
+from .measure import count_macs, count_params, effective_receptive_field, erf_extent, reach, receptive_field
 
 __all__ = [
     "variant_row",
@@ -151,9 +151,10 @@ def costs_by_parts(config, image_size: int = 224, num_classes: int = 1000) -> tu
     return params + p, macs + m, rf
 
 
-def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
+def all_combinations(image_size: int = 224, progress: bool = False, whole: bool = False) -> dict:
     """Every valid change set with its params, MACs and receptive field; how many of the 2^14 are valid, and how
-    long it took."""
+    long it took. By parts (`costs_by_parts`), or with `whole=True` each whole network built and run forward on
+    the meta device (the same numbers, many times slower)."""
     import itertools
 
     from tqdm import tqdm
@@ -168,7 +169,11 @@ def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
             except ValueError as e:
                 refused.append({"changes": list(subset), "error": str(e)})
                 continue
-            params, macs, rf = costs_by_parts(config, image_size)
+            if whole:  # the whole network built and run on the meta device
+                model = _meta(frozenset(subset))
+                params, macs, rf = count_params(model), count_macs(model, image_size), receptive_field(model)
+            else:
+                params, macs, rf = costs_by_parts(config, image_size)
             name = variant_name(subset)
             rows.append({"name": name, "changes": list(subset), "params": params, "gmacs": macs / 1e9, "rf_px": rf})
     return {
@@ -177,6 +182,7 @@ def all_combinations(image_size: int = 224, progress: bool = False) -> dict:
         "total": 2 ** len(CHANGE_IDS),
         "refused": refused,
         "seconds": time.perf_counter() - start,
+        "whole": whole,
         "rows": rows,
     }
 
@@ -364,6 +370,7 @@ def add_explore_parser(sub) -> None:
     which.add_argument("--leave-one-out", action="store_true", help="ConvNeXt-T without each change, beside it")
     which.add_argument("--add-one", action="store_true", help="ResNet-50 with each single change, beside it")
     which.add_argument("--all", action="store_true", help="every valid set of changes, counted on the meta device")
+    p.add_argument("--whole", action="store_true", help="--all: build and run each whole network on meta (slow)")
     p.add_argument(
         "--diff-against",
         metavar="OTHER",
@@ -412,10 +419,12 @@ def _run(args: argparse.Namespace) -> int:
             if given
             else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
         )
+    if args.whole and not args.all:
+        return _fail("--whole goes with --all (it builds every whole network instead of counting by parts)")
     if args.all:
         if args.latency or args.diff_against or args.plot or overrides:
             return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
-        report = all_combinations(args.image_size, progress=True)
+        report = all_combinations(args.image_size, progress=True, whole=args.whole)
         if args.json:
             print(json.dumps(report))
             return 0
@@ -423,7 +432,12 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"{report['valid']} of {report['total']} change sets are valid networks "
             f"({len(report['refused'])} refused); all counted at {args.image_size}x{args.image_size} in "
-            f"{report['seconds']:.0f} s (each distinct stem, block, downsampling layer and head counted once)"
+            f"{report['seconds']:.0f} s ("
+            + (
+                "each whole network built and run forward on the meta device)"
+                if args.whole
+                else "each distinct stem, block, downsampling layer and head counted once; --whole builds each network)"
+            )
         )
         for key, unit, scale in (("params", "M params", 1e6), ("gmacs", "GMACs", 1)):
             low, high = min(rows, key=lambda r: r[key]), max(rows, key=lambda r: r[key])

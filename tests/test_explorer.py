@@ -285,6 +285,7 @@ def test_cli_diff_against_a_step(capsys):
         (["--changes", "07", "--without", "07"], "give --changes (ResNet-50 plus them) or --without"),
         (["--without", "07", "--leave-one-out"], "--without and --leave-one-out together"),
         ([], "give one of --changes SET, --without SET"),
+        (["--changes", "07", "--whole"], "--whole goes with --all"),
         (["--changes", "07", "--kernel-size", "4"], "kernel_size must be a positive odd integer"),
         (["--changes", "07", "--diff-against", "v2_tiny"], "extension past the roadmap"),
         (["--changes", "07", "--diff-against", "resnet50+13"], "unknown change '13'"),
