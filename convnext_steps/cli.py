@@ -11,6 +11,7 @@ import torch
 from . import bench
 from .argtypes import device, image_size, non_negative_int, positive_int, step_id
 from .design import design_diff
+from .explorer_cli import add_explore_parser
 from .precision import AMP_DTYPES
 from .roadmap import measure_roadmap
 
@@ -319,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_diff)
 
     _add_bench_parser(sub)
+    add_explore_parser(sub)
     return parser
 
 

@@ -38,7 +38,7 @@ Every prefix of the roadmap's order is its step: ResNet-50 + changes 01..k has t
 multiply-adds and (with the step's weights, or from the same seed) identical logits (tests/test_explorer.py). For
 that the block is written as the official code writes it (channels-last, `nn.LayerNorm`, the 1x1 convs as
 `nn.Linear`), exactly where step 12 writes it: with 06, 10, 11 and 12a. That form is not a design change (the
-same function, `steps/rewrites.py`): it changes only the 1x1 weights' shapes, which `load_weights` reshapes.
+same function, `steps/rewrites.py`): it changes only the 1x1 weights' shapes, (out, in) for (out, in, 1, 1).
 
 Under these meanings every one of the 2^14 sets is a valid network (`valid_combinations()` counts them). What the
 build refuses: unknown names, an empty text, `changes=` and `without=` together, and config overrides that
@@ -215,12 +215,12 @@ def parse_changes(changes: str | Iterable[str]) -> frozenset[str]:
     """
     if isinstance(changes, str):
         text = changes.strip().lower()
-        if not text:
-            raise ValueError(f"empty change set: name at least one ('none' is ResNet-50 itself); {_valid_names()}")
         label = _label(text)
         if label is not None:
             return label
         tokens = [t for t in text.replace(" ", ",").split(",") if t]
+        if not tokens:
+            raise ValueError(f"empty change set: name at least one ('none' is ResNet-50 itself); {_valid_names()}")
     else:
         tokens = list(changes)
         for t in tokens:
@@ -300,7 +300,7 @@ def _norm2d(kind: str, dim: int) -> nn.Module:
 class Stem(nn.Module):
     """ResNet's stem (7x7/2 conv, norm, activation, 3x3/2 max-pool) or, with 02, the patchify stem (4x4/4, norm)."""
 
-    def __init__(self, in_chans: int, dim: int, *, patchify: bool, norm: str, act: str):
+    def __init__(self, in_chans: int, dim: int, *, patchify: bool, norm: str, act: str | None):
         super().__init__()
         bias = norm != "batch"  # a BN's shift makes a bias redundant; a LayerNorm's does not
         if patchify:
@@ -468,7 +468,7 @@ def variant_config(changes: str | Iterable[str] = (), without: str | Iterable[st
     base = 96 if on("04") else 64
     widths = tuple(base * 2**i * (1 if on("05") else Block.expansion) for i in range(4))
     config = NetConfig(
-        stem=_component(Stem, patchify=on("02"), norm=norm, act=act),
+        stem=_component(Stem, patchify=on("02"), norm=norm, act=None if on("02") else act),  # patchify: no act
         block=_component(Block, spec=spec),
         depths=(3, 3, 9, 3) if on("01") else (3, 4, 6, 3),
         dims=widths,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,7 +30,11 @@ __all__ = [
     "latency_ms",
     "effective_receptive_field",
     "erf_extent",
+    "receptive_field",
+    "reach",
     "block_drop_path_rates",
+    "OPERATOR_KINDS",
+    "operator_costs",
 ]
 
 
@@ -300,3 +305,122 @@ def __getattr__(name: str):
 
         return measure_roadmap
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Operator kinds for `operator_costs`, in display order; "other": the work outside these layers (permutes, the
+# residual add, layer scale's multiply, reshapes), timed as what is left of the forward pass.
+OPERATOR_KINDS = ("dense conv", "1x1 conv / linear", "depthwise conv", "norm", "activation", "pool", "other")
+
+
+def _operator_kind(m: nn.Module) -> str | None:
+    if isinstance(m, nn.Conv2d):
+        if m.groups > 1 and m.groups == m.in_channels:
+            return "depthwise conv"
+        return "1x1 conv / linear" if m.kernel_size == (1, 1) else "dense conv"
+    if isinstance(m, nn.Linear):
+        return "1x1 conv / linear"
+    if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)) or type(m).__name__ == "GRN":
+        return "norm"
+    if isinstance(m, (nn.ReLU, nn.GELU)):
+        return "activation"
+    if isinstance(m, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
+        return "pool"
+    return None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """libkineto (the profiler's backend) prints start/stop lines on the process's C-level stderr: drop them."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@torch.no_grad()
+def operator_costs(model: nn.Module, image_size: int = 224, rounds: int = 2) -> list[dict]:
+    """Each kind of operator's multiply-adds and measured time in one forward pass of one image (eval mode).
+
+    MACs are counted on the meta device (exact). Time comes from `torch.profiler`: every layer's call runs inside
+    a `record_function` named after its kind, and the profiler's CPU time per name is averaged over `rounds`
+    passes after one warm-up; "other" is the rest of the pass. Rows: kind, macs, ms, mac_share, time_share.
+    Timings vary between runs and machines; the shares are what to read.
+    """
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    kinds = {n: k for n, m in model.named_modules() if not list(m.children()) and (k := _operator_kind(m))}
+    macs = dict.fromkeys(OPERATOR_KINDS, 0)
+    prefix = f"{type(model).__name__}."
+    for key, counts in _meta_forward(model, image_size, model.config.in_chans).get_flop_counts().items():
+        name = key.removeprefix(prefix)
+        if name in kinds:
+            macs[kinds[name]] += sum(counts.values()) // 2
+    scopes: dict[int, list] = {}
+
+    def enter(module, args):
+        scopes.setdefault(id(module), []).append(record_function(f"kind: {kinds_by_module[id(module)]}").__enter__())
+
+    def leave(module, args, output):
+        scopes[id(module)].pop().__exit__(None, None, None)
+
+    modules = dict(model.named_modules())
+    kinds_by_module = {id(modules[n]): k for n, k in kinds.items()}
+    handles = [modules[n].register_forward_pre_hook(enter) for n in kinds]
+    handles += [modules[n].register_forward_hook(leave) for n in kinds]
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters())
+    x = torch.randn(1, model.config.in_chans, image_size, image_size, dtype=param.dtype, device=param.device)
+    try:
+        model(x)  # warm-up
+        with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(rounds):
+                with record_function("kind: forward"):
+                    model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    ms = dict.fromkeys(OPERATOR_KINDS, 0.0)
+    total = 0.0
+    for event in prof.key_averages():
+        if event.key == "kind: forward":
+            total = event.cpu_time_total / 1000 / rounds
+        elif event.key.startswith("kind: "):
+            ms[event.key.removeprefix("kind: ")] += event.cpu_time_total / 1000 / rounds
+    ms["other"] = max(0.0, total - sum(v for k, v in ms.items() if k != "other"))
+    all_macs = sum(macs.values())
+    return [
+        dict(kind=k, macs=macs[k], ms=ms[k], mac_share=macs[k] / all_macs, time_share=ms[k] / total if total else 0.0)
+        for k in OPERATOR_KINDS
+        if macs[k] or ms[k] > 0
+    ]
+
+
+def receptive_field(model: nn.Module) -> int:
+    """Theoretical receptive field (pixels) of one output of the last stage: the input square that can reach it.
+
+    Walks the convs and pools of the main path (residual branches, stems and downsampling layers; not the 1x1
+    projection shortcuts, whose reach is smaller) in the order the network registers them, which is the order
+    they run in: each k x k layer of stride s adds (k - 1) x the stride so far. Works on the meta device.
+    """
+    return reach(model)[0]
+
+
+def reach(module: nn.Module) -> tuple[int, int]:
+    """(receptive field, total stride) of a module's main path, as `receptive_field` walks it. Parts compose:
+    after a part of reach (r, s), the next part of reach (r2, s2) sees r + (r2 - 1) * s pixels, stride s * s2."""
+    rf, jump = 1, 1
+    for name, m in module.named_modules():
+        if ".shortcut" in f".{name}" or not isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+            continue
+        k = m.kernel_size[0] if isinstance(m.kernel_size, tuple) else m.kernel_size
+        s = m.stride[0] if isinstance(m.stride, tuple) else m.stride
+        rf += (k - 1) * jump
+        jump *= s
+    return rf, jump

@@ -27,6 +27,7 @@ __all__ = [
     "roadmap_figure",
     "params_macs_figure",
     "macs_latency_figure",
+    "operator_share_figure",
     "erf_figure",
     "drop_path_figure",
     "activation_figure",
@@ -52,36 +53,43 @@ def roadmap_rows() -> list[dict]:
 
 
 def roadmap_figure(rows: Sequence[Mapping] | None = None, highlight: int | None = None) -> Figure:
-    """Fig. 2 of the paper: top-1 per step as bars, GFLOPs written beside them (and our measured GMACs if given).
+    """Fig. 2 of the paper: top-1 per step as dots, the figures written in a column on the right.
 
-    `rows`: dicts with id, title, paper_top1, paper_gflops and optionally gmacs (e.g. `measure_roadmap()["steps"]`);
-    default: the paper's figures only. `highlight`: a step index to colour.
+    Dots, not bars: the differences are tenths of a point, so the axis cannot start at zero, and a bar cut off at
+    an arbitrary start would draw a 0.2-point step as a large one. `rows`: dicts with id, title, paper_top1,
+    paper_gflops and optionally gmacs (e.g. `measure_roadmap()["steps"]`); default: the paper's figures only.
+    `highlight`: a step index to colour.
     """
     rows = list(rows) if rows is not None else roadmap_rows()
-    fig, ax = plt.subplots(figsize=(8.5, 6.4))
-    lo, hi = 77.5, 84.4
+    measured = all("gmacs" in r for r in rows)
+    fig, ax = plt.subplots(figsize=(9.2, 6.4))
     ys = [-i for i in range(len(rows))]
+    top1 = [r["paper_top1"] for r in rows]
     colors = [_ORANGE if i == highlight else (_BLUE if i == len(rows) - 1 else _GREY) for i in range(len(rows))]
-    ax.barh(ys, [r["paper_top1"] - lo for r in rows], left=lo, color=colors, height=0.7)
+    lo, hi = min(top1) - 0.4, max(max(top1), SWIN_T["top1"]) + 0.4
+    for y in ys:
+        ax.axhline(y, color="#eeeeee", lw=0.8, zorder=0)
+    ax.plot(top1, ys, color=_GREY, lw=0.8, zorder=1)  # the path, step by step
+    ax.scatter(top1, ys, color=colors, s=46, zorder=3)
+    ax.axvline(SWIN_T["top1"], color=_RED, ls="--", lw=1, zorder=2)
+    swin = f"Swin-T {SWIN_T['top1']} ({SWIN_T['gflops']}G) "
+    ax.text(SWIN_T["top1"], 0.75, swin, color=_RED, fontsize=8, ha="right")
+    column = ax.get_yaxis_transform()  # x in axes units: the figures sit right of the plot, clear of every line
+    ax.text(
+        1.02, 0.75, "top-1   GFLOPs" + ("  (ours)" if measured else ""), transform=column, fontsize=8, weight="bold"
+    )
     for y, r in zip(ys, rows):
-        text = f"{r['paper_top1']:.2f}   {r['paper_gflops']:.2f}G"
-        if "gmacs" in r:
-            text += f"  (ours {r['gmacs']:.2f})"
-        ax.text(r["paper_top1"] + 0.05, y, text, va="center", fontsize=8)
+        text = f"{r['paper_top1']:.2f}   {r['paper_gflops']:.2f}G" + (f"  ({r['gmacs']:.2f})" if measured else "")
+        ax.text(1.02, y, text, transform=column, va="center", fontsize=8, family="monospace")
     ax.set_yticks(ys, [f"{r['id'][:2]}  {r['title']}" for r in rows], fontsize=8)
     for i in SECTIONS:  # a rule and the section's name above its first step
         if 0 < i < len(rows):
             ax.axhline(-i + 0.5, color="black", lw=0.5, alpha=0.4)
         if i < len(rows):
-            ax.text(hi - 0.05, -i + 0.38, SECTIONS[i], ha="right", va="top", fontsize=8, style="italic", alpha=0.7)
-    ax.axvline(SWIN_T["top1"], color=_RED, ls="--", lw=1)
-    ax.text(SWIN_T["top1"], 0.75, f"Swin-T {SWIN_T['top1']} ({SWIN_T['gflops']}G)", color=_RED, fontsize=8, ha="center")
+            ax.text(lo + 0.05, -i + 0.38, SECTIONS[i], ha="left", va="top", fontsize=8, style="italic", alpha=0.7)
     ax.set_xlim(lo, hi)
     ax.set_ylim(-len(rows) + 0.4, 1.2)
-    measured = all("gmacs" in r for r in rows)
-    ax.set_xlabel(
-        "ImageNet-1K top-1 (%), the paper's Table 10;  GFLOPs: paper" + (" (ours: measured GMACs)" if measured else "")
-    )
+    ax.set_xlabel("ImageNet-1K top-1 (%), the paper's Table 10")
     ax.set_title("ResNet-50 -> ConvNeXt-T, one change at a time (after Liu et al. 2022, Fig. 2)", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -122,11 +130,11 @@ def macs_latency_figure(rows: Sequence[Mapping], latency_ms: Sequence[float], de
     are not speed. The step with the fewest MACs is drawn in red.
     """
     rows = list(rows)
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
     fewest = min(range(len(rows)), key=lambda i: rows[i]["gmacs"])
     for i, (r, ms) in enumerate(zip(rows, latency_ms)):
         ax.scatter(r["gmacs"], ms, color=_RED if i == fewest else _BLUE, zorder=3)
-        ax.annotate(r["id"][:2], (r["gmacs"], ms), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    groups = _label_groups([r["gmacs"] for r in rows], latency_ms, [r["id"][:2] for r in rows])
     per_gmac = latency_ms[0] / rows[0]["gmacs"]
     top = 1.1 * max(r["gmacs"] for r in rows)
     ax.plot(
@@ -139,6 +147,7 @@ def macs_latency_figure(rows: Sequence[Mapping], latency_ms: Sequence[float], de
     )
     ax.set_xlim(0, top)
     ax.set_ylim(0, 1.15 * max(max(latency_ms), per_gmac * top))
+    _label_column(ax, groups)
     ax.set_xlabel("G multiply-adds at 224x224 (measured)")
     ax.set_ylabel(f"latency (ms, {device}, batch 1)")
     ax.set_title(f"Latency vs multiply-adds (red: step {rows[fewest]['id'][:2]}, the fewest MACs)", fontsize=10)
@@ -148,22 +157,120 @@ def macs_latency_figure(rows: Sequence[Mapping], latency_ms: Sequence[float], de
     return fig
 
 
-def erf_figure(maps: Mapping[str, torch.Tensor], log: bool = True, floor: float = 1e-4) -> Figure:
-    """Effective receptive fields side by side, each scaled to its own maximum (log10 scale by default)."""
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 0.8, 3.6), squeeze=False)
-    for ax, (label, erf) in zip(axes[0], maps.items()):
-        scaled = (erf / erf.max()).clamp_min(floor)
-        image = ax.imshow(
-            (scaled.log10() if log else scaled).numpy(),
-            cmap="magma",
-            vmin=torch.tensor(floor).log10().item() if log else 0.0,
-            vmax=0.0 if log else 1.0,
-        )
+def operator_share_figure(costs: Mapping[str, Sequence[Mapping]], device: str = "CPU") -> Figure:
+    """Each kind of operator's share of the multiply-adds beside its share of the measured time, one panel per
+    network. `costs`: label -> rows of `measure.operator_costs(model)`. Where the orange bar is longer than the
+    blue one, that kind of operator costs more time than its multiply-adds say."""
+    fig, axes = plt.subplots(1, len(costs), figsize=(4.6 * len(costs) + 0.6, 3.3), sharex=True, squeeze=False)
+    for ax, (label, rows) in zip(axes[0], costs.items()):
+        ys = range(len(rows))
+        ax.barh([y - 0.2 for y in ys], [100 * r["mac_share"] for r in rows], 0.4, color=_BLUE, label="multiply-adds")
+        ax.barh([y + 0.2 for y in ys], [100 * r["time_share"] for r in rows], 0.4, color=_ORANGE, label="time")
+        for y, r in zip(ys, rows):
+            ax.text(100 * max(r["mac_share"], r["time_share"]) + 1.5, y, f"{100 * r['time_share']:.0f}% of time",
+                    va="center", fontsize=7)  # fmt: skip
+        ax.set_yticks(list(ys), [r["kind"] for r in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 118)
+        ax.set_xlabel("share of the forward pass (%)")
+        ax.set_title(label, fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"Where the multiply-adds are vs where the time goes ({device}, batch 1, 224x224)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _label_groups(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], near: float = 0.03):
+    """Points that would share a label's place (within `near` of each axis's range) get one label: "07-11" or
+    "01, 05". Returns (x, y, text) per group, left to right."""
+    span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    groups: list[list[int]] = []
+    for i in sorted(range(len(xs)), key=lambda i: (xs[i], ys[i])):
+        for g in groups:
+            j = g[0]
+            if abs(xs[i] - xs[j]) < near * span_x and abs(ys[i] - ys[j]) < 2 * near * span_y:
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    out = []
+    for g in groups:
+        g.sort()
+        run = len(g) > 2 and g == list(range(g[0], g[-1] + 1))
+        text = f"{labels[g[0]]}-{labels[g[-1]]}" if run else ", ".join(labels[i] for i in g)
+        out.append((sum(xs[i] for i in g) / len(g), sum(ys[i] for i in g) / len(g), text))
+    return out
+
+
+def _label_column(ax, groups: Sequence[tuple[float, float, str]], gap: float = 0.045) -> None:
+    """Labels in a column right of the plot, in the order of their points' heights, each joined to its point by a
+    thin line: points that crowd each other keep legible labels."""
+    bottom, top = ax.get_ylim()
+    order = sorted(groups, key=lambda g: g[1])
+    heights = []
+    for _, y, _ in order:  # data height as a fraction of the axis, pushed up to keep `gap` between labels
+        h = (y - bottom) / (top - bottom)
+        heights.append(max(h, heights[-1] + gap) if heights else h)
+    shift = max(0.0, heights[-1] - 0.98) if heights else 0.0
+    for (x, y, text), h in zip(order, heights):
+        ax.annotate(
+            text, (x, y), xytext=(1.03, h - shift), textcoords="axes fraction", fontsize=8, va="center",
+            arrowprops=dict(arrowstyle="-", color="#bbbbbb", lw=0.6, shrinkA=0, shrinkB=3),
+        )  # fmt: skip
+
+
+def erf_figure(
+    maps: Mapping[str, torch.Tensor], log: bool = True, floor: float = 1e-6, note: str = "untrained weights"
+) -> Figure:
+    """Effective receptive fields side by side, then how much of each lies within a centred square of each size.
+
+    Maps: |d(centre output)/d(input)| scaled to its own maximum, on a log10 scale by default, white where the
+    gradient is below `floor` (or exactly zero: pixels the output cannot see). `note` goes into the titles: say
+    what the weights are (an untrained network shows its wiring, not what training makes of it).
+    """
+    fig, axes = plt.subplots(
+        1, len(maps) + 1, figsize=(3.4 * len(maps) + 4.4, 3.6), gridspec_kw={"width_ratios": [1] * len(maps) + [1.25]}
+    )
+    cmap = plt.get_cmap("magma_r").copy()
+    cmap.set_under("white")
+    vmin = torch.tensor(floor).log10().item() if log else floor
+    for ax, (label, erf) in zip(axes, maps.items()):
+        scaled = erf / erf.max()
+        shown = torch.where(scaled > floor, scaled, torch.zeros(())).clamp_min(1e-30)
+        image = ax.imshow((shown.log10() if log else shown).numpy(), cmap=cmap, vmin=vmin, vmax=0.0 if log else 1.0)
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="log10 |grad| / max" if log else "|grad| / max")
+    fig.colorbar(
+        image, ax=list(axes[:-1]), shrink=0.8, extend="min", label="log10 |grad| / max" if log else "|grad| / max"
+    )
+    right = axes[-1]
+    for (label, erf), colour in zip(maps.items(), (_GREY, _ORANGE, _BLUE, _RED)):
+        sides, shares = _mass_within(erf)
+        right.plot(sides, shares, color=colour, label=label.split(" (")[0])
+    right.axhline(0.9, color="black", lw=0.5, ls=":")
+    fig.subplots_adjust(bottom=0.16, top=0.8)
+    right.set_xlabel("side of the centred square (input pixels)")
+    right.set_ylabel("share of |grad| inside")
+    right.set_ylim(0, 1.02)
+    right.legend(fontsize=8, loc="lower right")
+    right.grid(alpha=0.3)
+    fig.suptitle(f"Effective receptive field of the last stage's centre pixel ({note})", fontsize=10)
     return fig
+
+
+def _mass_within(erf: torch.Tensor) -> tuple[list[int], list[float]]:
+    """Share of the map's mass in the centred square of each odd side (centre: as `measure.erf_extent`)."""
+    total = erf.sum()
+    cy = round(((erf.sum(1) * torch.arange(erf.shape[0])).sum() / total).item())
+    cx = round(((erf.sum(0) * torch.arange(erf.shape[1])).sum() / total).item())
+    sides, shares = [], []
+    for r in range(max(erf.shape) // 2 + 1):
+        sides.append(2 * r + 1)
+        shares.append((erf[max(cy - r, 0) : cy + r + 1, max(cx - r, 0) : cx + r + 1].sum() / total).item())
+    return sides, shares
 
 
 def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[int]) -> Figure:
@@ -183,8 +290,10 @@ def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[
             fontsize=8,
         )
         start += depth
-    for (label, rates), marker in zip(schedules.items(), "os^v"):
-        ax.plot(range(len(rates)), rates, marker=marker, ms=4, label=label)
+    # Schedules may coincide: each its own dash, marker and size, so a line drawn over another still shows.
+    styles = zip("os^v", ("-", "--", ":", "-."), (7, 4, 3, 2), (2.6, 1.4, 1.2, 1.0))
+    for (label, rates), (marker, dash, size, width) in zip(schedules.items(), styles):
+        ax.plot(range(len(rates)), rates, marker=marker, ms=size, ls=dash, lw=width, mfc="none", label=label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("block (forward order)")
     ax.set_ylabel("drop-path probability")
@@ -203,6 +312,8 @@ def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi
             ax.plot(x, act(x.clone()), label=label)
     ax.axhline(0, color="black", lw=0.5)
     ax.axvline(0, color="black", lw=0.5)
+    ax.set_xlabel("input x")
+    ax.set_ylabel("activation(x)")
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -261,9 +372,16 @@ def kernel_sweep_figure(rows: Sequence[Mapping]) -> Figure:
     right.plot(ks, [r["paper_gflops"] for r in rows], marker="s", color=_GREY, label="paper (GFLOPs)")
     if all("gmacs" in r for r in rows):
         right.plot(ks, [r["gmacs"] for r in rows], marker="o", ls="--", color=_ORANGE, label="ours (GMACs)")
+    base = rows[0]["paper_gflops"]
+    for k, r in zip(ks[1:], rows[1:]):
+        grown = f"+{100 * (r['paper_gflops'] / base - 1):.0f}%"
+        right.annotate(
+            grown, (k, r["paper_gflops"]), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8
+        )
+    right.set_ylim(0, 1.2 * max(r["paper_gflops"] for r in rows))  # from zero: the growth at its true size
     right.set_ylabel("G multiply-adds at 224x224")
-    right.set_title("Cost grows slowly: the depthwise conv is small", fontsize=10)
-    right.legend(fontsize=8)
+    right.set_title(f"Cost grows slowly (vs {ks[0]}x{ks[0]}): the depthwise conv is small", fontsize=10)
+    right.legend(fontsize=8, loc="lower right")
     for ax in (left, right):
         ax.set_xticks(ks, [f"{k}x{k}" for k in ks])
         ax.set_xlabel("depthwise kernel")
