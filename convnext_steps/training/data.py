@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
-from torchvision.datasets import ImageFolder, Imagenette
+from torchvision import datasets
 from torchvision.transforms import v2
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, SHAPE_CLASSES, SyntheticShapes, build_transform
@@ -141,7 +141,7 @@ def _image_folder(root: str):
                 f"{path} not found: --data expects ImageFolder layout {root}/{{train,val}}/<class>/"
             )
         try:
-            splits[split] = ImageFolder(path, loader=load_image)  # its errors name the file
+            splits[split] = datasets.ImageFolder(path, loader=load_image)  # its errors name the file
         except FileNotFoundError as e:  # no class folders or no images in them
             raise FileNotFoundError(f"{path}: {e}") from e
         except OSError as e:  # e.g. a folder this user may not read
@@ -155,15 +155,15 @@ def _image_folder(root: str):
 
 
 def _imagenette(root: str, size: str):
-    if size not in Imagenette._ARCHIVES:
-        raise ValueError(f"unknown Imagenette size {size!r}; valid sizes: {', '.join(Imagenette._ARCHIVES)}")
+    if size not in datasets.Imagenette._ARCHIVES:
+        raise ValueError(f"unknown Imagenette size {size!r}; valid sizes: {', '.join(datasets.Imagenette._ARCHIVES)}")
     try:
-        train = Imagenette(root, split="train", size=size, download=True)
-        val = Imagenette(root, split="val", size=size, download=True)
+        train = datasets.Imagenette(root, split="train", size=size, download=True)
+        val = datasets.Imagenette(root, split="val", size=size, download=True)
     except (urllib.error.URLError, OSError) as e:
         raise ConnectionError(
             f"could not download Imagenette ({size}) into {os.path.abspath(root)}: {e}. Without internet access, "
-            f"fetch {Imagenette._ARCHIVES[size][0]} "
+            f"fetch {datasets.Imagenette._ARCHIVES[size][0]} "
             f"elsewhere, unpack it under {root}/ (or anywhere, then pass --data <unpacked folder>: it is in "
             f"ImageFolder layout), or use --data synthetic."
         ) from e
