@@ -10,6 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .datacheck import main as check_data
+from .entry import main as train
+from .sweep import main as sweep
+
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS = ("sweep", "check-data")
@@ -18,13 +22,7 @@ COMMANDS = ("sweep", "check-data")
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "sweep":
-        from .sweep import main as sweep
-
         return sweep(argv[1:])
     if argv and argv[0] == "check-data":
-        from .datacheck import main as check_data
-
         return check_data(argv[1:])
-    from .entry import main as train
-
     return train(argv)

@@ -19,7 +19,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, SHAPE_CLASSES, SyntheticShapes, build_transform
-from .datacheck import class_difference, load_image
+from .datacheck import class_difference, default_workers, load_image
 
 # IMAGENET_*, SHAPE_CLASSES, SyntheticShapes and build_transform live in `convnext_steps.data`; the trainer's
 # users (notebooks 15 and 17, docs/training.md) find them here too.
@@ -178,16 +178,6 @@ def batch_mix(mixup: float, cutmix: float, num_classes: int):
     if not mixes:
         return None
     return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
-
-
-def default_workers() -> int:
-    """Loader processes per rank: the cores this process may use, shared by this node's ranks, at most 8.
-
-    Never above len(sched_getaffinity), the count above which torch's DataLoader warns.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, min(8, cores // ranks_here))
 
 
 def build_loaders(

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from PIL import UnidentifiedImageError
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, pil_loader
+
 from ..argtypes import non_negative_int
 
 __all__ = ["load_image", "class_difference", "SplitSummary", "DataCheck", "check_data", "main"]
@@ -23,9 +26,18 @@ SPLITS = ("train", "val")
 _SHOWN = 10  # class names listed in a message before "and N more"
 
 
+def default_workers() -> int:
+    """Loader processes per rank: the cores this process may use, shared by this node's ranks, at most 8.
+
+    Never above len(sched_getaffinity), the count above which torch's DataLoader warns.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, min(8, cores // ranks_here))
+
+
 def load_image(path: str):
     """torchvision's PIL loader (RGB), with an error that names the file: ValueError `cannot decode PATH: why`."""
-    from torchvision.datasets.folder import pil_loader
 
     try:
         return pil_loader(path)
@@ -38,7 +50,6 @@ def load_image(path: str):
 
 def decode_error(path: str) -> str | None:
     """Why `path` does not decode to an RGB image as the trainer reads it, or None when it does."""
-    from torchvision.datasets.folder import pil_loader
 
     try:
         pil_loader(path).close()
@@ -48,7 +59,6 @@ def decode_error(path: str) -> str | None:
 
 
 def _reason(error: Exception) -> str:
-    from PIL import UnidentifiedImageError
 
     if isinstance(error, UnidentifiedImageError):
         return "not an image file PIL can identify"
@@ -129,7 +139,6 @@ def check_data(root: str | os.PathLike, workers: int = 0) -> DataCheck:
 
 
 def _scan_split(path: str, root: str, problems: list[str]) -> SplitSummary | None:
-    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
     if not os.path.isdir(path):
         problems.append(f"{path} not found: expected ImageFolder layout {root}/{{train,val}}/<class>/")
@@ -180,7 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .data import default_workers
 
     args = build_parser().parse_args(argv)
     check = check_data(args.path, default_workers() if args.workers is None else args.workers)

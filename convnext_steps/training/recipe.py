@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..explorer import build_variant, parse_changes, variant_name
 from ..family import FAMILY, convnext
 from ..roadmap import get_step
 
@@ -162,8 +163,6 @@ class Recipe:
     @property
     def network(self) -> str:
         """What the run trains, as the banner and a sweep name it."""
-        from ..explorer import variant_name
-
         return self.step or self.model or variant_name(change_ids(self.changes))
 
     @property
@@ -248,8 +247,6 @@ def change_ids(changes: str) -> tuple[str, ...]:
 
 def canonical_changes(text: str) -> str:
     """A --changes value as the recipe stores it: the explorer's change ids, sorted ("7,kernel_7x7,2" -> "02,07")."""
-    from ..explorer import parse_changes
-
     try:
         return ",".join(sorted(parse_changes(text)))
     except ValueError as e:
@@ -351,8 +348,6 @@ def _build(values: Mapping, num_classes: int) -> nn.Module:
     if values["model"] is not None:
         return convnext(values["model"].removeprefix("convnext_"), num_classes, **overrides)
     if values.get("changes") is not None:
-        from ..explorer import build_variant
-
         return build_variant(change_ids(values["changes"]), None, num_classes, **overrides)
     return get_step(values["step"]).build(num_classes, **overrides)
 

@@ -17,17 +17,35 @@ import io
 import os
 import statistics
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
 
 from ..checkpoint import save_atomic
-from .rundir import read_metrics
+from ..measure import count_macs, count_params
+from .recipe import Recipe, build_network
+from .rundir import RunFolder, read_metrics
+
+if TYPE_CHECKING:  # for the annotation only: sweep imports this module
+    from .sweep import Run
 
 __all__ = ["run_result", "aggregate", "format_table", "write_report", "sweep_figure"]
 
 
+def run_state(run: Run) -> tuple[str, int]:
+    """('done' | 'started' | 'new', epochs finished): done when metrics.csv holds all the recipe's epochs."""
+    folder = RunFolder(run.folder)
+    if not os.path.isdir(folder.path):
+        return "new", 0
+    recipe = folder.read_recipe()
+    epochs = len(read_metrics(folder.metrics)) if os.path.isfile(folder.metrics) else 0
+    if recipe is not None and epochs >= recipe.get("epochs", epochs + 1):
+        return "done", epochs
+    return "started", epochs
+
+
 def run_result(run) -> dict | None:
     """{'final_top1', 'best_top1', 'epochs'} of a finished run (from its metrics.csv), else None."""
-    from .sweep import run_state
-
     state, epochs = run_state(run)
     if state != "done":
         return None
@@ -52,12 +70,6 @@ def aggregate(runs: Sequence) -> list[dict]:
 
 def network_cost(folder: str) -> dict:
     """{'params', 'gmacs'} of a finished run's network at its image size, counted on the meta device."""
-    import torch
-
-    from ..measure import count_macs, count_params
-    from .recipe import Recipe, build_network
-    from .rundir import RunFolder
-
     run = RunFolder(folder)
     recipe = Recipe.from_dict(run.read_recipe(), run.recipe)
     classes = torch.load(run.last, map_location="cpu", weights_only=True, mmap=True)["classes"]
@@ -129,9 +141,9 @@ def write_report(root: str, runs: Sequence) -> list[dict]:
 def sweep_figure(table: Sequence[dict], title: str = ""):
     """Fig. 2's shape: a bar per network (top to bottom in the sweep's order) at its mean final top-1, the
     sample std as an error bar, each seed's final top-1 as a dot."""
-    import matplotlib
+    import matplotlib  # start-up cost: matplotlib only when a sweep draws its figure
 
-    matplotlib.use("Agg", force=False)
+    matplotlib.use("Agg", force=False)  # import order: the backend before pyplot, for headless runs
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(table) + 1.6))
@@ -169,7 +181,7 @@ def sweep_figure(table: Sequence[dict], title: str = ""):
 
 
 def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # start-up cost, as in sweep_figure
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

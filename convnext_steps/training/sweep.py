@@ -26,9 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..checkpoint import save_atomic
+from ..explorer import variant_name, variant_step
+from ..roadmap import STEP_IDS, get_step
+from .data import default_workers
+from .datacheck import check_data
+from .entry import one_line
+from .entry import run as train_run
 from .options import build_parser as trainer_parser
 from .recipe import OPTION_FIELDS, canonical_changes, change_ids, option_name
-from .report import write_report
+from .report import format_table, run_state, write_report
 
 __all__ = ["Target", "Run", "build_parser", "plan", "run_state", "run", "main"]
 
@@ -124,8 +130,6 @@ def plan(args: argparse.Namespace) -> list[Run]:
 
 
 def _targets(steps: Sequence[str], changes: Sequence[str]) -> list[Target]:
-    from ..explorer import variant_name, variant_step
-    from ..roadmap import STEP_IDS, get_step
 
     ids = [i for s in steps for i in (STEP_IDS if s == "all" else [get_step(s).id])]
     targets = [Target(i, ("--step", i)) for i in ids]
@@ -140,20 +144,6 @@ def _targets(steps: Sequence[str], changes: Sequence[str]) -> list[Target]:
     if twice:
         raise ValueError(f"the sweep lists a network twice: {', '.join(twice)}")
     return targets
-
-
-def run_state(run: Run) -> tuple[str, int]:
-    """('done' | 'started' | 'new', epochs finished): done when metrics.csv holds all the recipe's epochs."""
-    from .rundir import RunFolder, read_metrics
-
-    folder = RunFolder(run.folder)
-    if not os.path.isdir(folder.path):
-        return "new", 0
-    recipe = folder.read_recipe()
-    epochs = len(read_metrics(folder.metrics)) if os.path.isfile(folder.metrics) else 0
-    if recipe is not None and epochs >= recipe.get("epochs", epochs + 1):
-        return "done", epochs
-    return "started", epochs
 
 
 def command(argv: Sequence[str]) -> str:
@@ -196,8 +186,6 @@ def _difference(saved, record: dict) -> str:
 def check_data_once(root: str, recipe: argparse.Namespace) -> None:
     """Decode an ImageFolder --data before the first run (once: ROOT/data-check.json remembers the folder's
     files, sizes and times); ValueError naming the first problem."""
-    from .data import default_workers
-    from .datacheck import check_data
 
     data = recipe.data
     if data in (None, "synthetic", "imagenette") or not os.path.isdir(data):
@@ -230,7 +218,6 @@ def _files_fingerprint(data: str) -> str:
 
 def train_runs(runs: Sequence[Run], recipe_args: Sequence[str], say) -> None:
     """Each run not finished yet, in order: started fresh, or resumed where it stands."""
-    from .entry import run as train_run
 
     for i, r in enumerate(runs, 1):
         state, epochs = run_state(r)
@@ -274,8 +261,6 @@ def run(argv: Sequence[str], say=None) -> list[dict]:
 
 def main(argv: Sequence[str]) -> int:
     """The command line: the sweep, then its table printed; 2 and one line `error: ...` for bad input."""
-    from .entry import one_line
-    from .report import format_table
 
     try:
         table = run(argv)
