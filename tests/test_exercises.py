@@ -492,7 +492,11 @@ WRONG = [
     ("00.3", Forward00AddsInput, "raised RuntimeError: The size of tensor a (13) must match the size of tensor b (7)"),
     ("01.2", s00.CONFIG, "your stages hold (3, 4, 6, 3), 16 blocks in all; step 01 has 18"),
     ("01.2", s00.CONFIG.replace(depths=(3, 6, 6, 3)), "puts three times stage 1's blocks into stage 3"),
-    ("01.2", s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem), "`stem` is <class"),
+    (
+        "01.2",
+        s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem),
+        "28,622,184 parameters, step 01_stage_ratio's 28,628,520",
+    ),
     ("02.3", _stem(stride=2), "the stem's stride is 2: its 4x4 windows overlap"),
     ("02.3", _stem(stride=1), "the stem's conv has stride 1"),
     ("02.3", _stem(kernel=7, padding=3), "`conv.weight` has shape (8, 3, 7, 7), ours (8, 3, 4, 4): its kernel is 7x7"),

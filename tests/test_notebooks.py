@@ -89,7 +89,7 @@ def test_every_exercise_is_asked_unanswered_with_its_solution_apart(path):
         if isinstance(EXERCISES[exercise], BuildIt):
             assert shown.startswith(f"{exercise} not attempted yet: "), f"{exercise} is stored unattempted"
             skeleton = next(
-                c for c in code if re.search(rf"^(class {name}\b|{name} = )", _source(c), re.M)
+                c for c in code if re.search(rf"^(class {name}\b|def {name}\b|{name} = )", _source(c), re.M)
             )  # the learner's cell: a class whose bodies are left to write, or a value still None
             assert "# your code here" in _source(skeleton), f"{exercise}: the skeleton says where to write"
         else:
