@@ -230,9 +230,11 @@ def erf_figure(
     gradient is below `floor` (or exactly zero: pixels the output cannot see). `note` goes into the titles: say
     what the weights are (an untrained network shows its wiring, not what training makes of it).
     """
+    n = len(maps)
     fig, axes = plt.subplots(
-        1, len(maps) + 1, figsize=(3.4 * len(maps) + 4.4, 3.6), gridspec_kw={"width_ratios": [1] * len(maps) + [1.25]}
+        1, n + 3, figsize=(3.4 * n + 5.4, 3.6), gridspec_kw={"width_ratios": [1] * n + [0.06, 0.3, 1.3], "wspace": 0.3}
     )
+    axes[n + 1].axis("off")  # room for the colour bar's label
     cmap = plt.get_cmap("magma_r").copy()
     cmap.set_under("white")
     vmin = torch.tensor(floor).log10().item() if log else floor
@@ -243,15 +245,15 @@ def erf_figure(
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(
-        image, ax=list(axes[:-1]), shrink=0.8, extend="min", label="log10 |grad| / max" if log else "|grad| / max"
-    )
+    fig.colorbar(image, cax=axes[n], extend="min", label="log10 |grad| / max" if log else "|grad| / max")
+    axes[n].set_box_aspect(12)
     right = axes[-1]
     for (label, erf), colour in zip(maps.items(), (_GREY, _ORANGE, _BLUE, _RED)):
         sides, shares = _mass_within(erf)
         right.plot(sides, shares, color=colour, label=label.split(" (")[0])
     right.axhline(0.9, color="black", lw=0.5, ls=":")
-    fig.subplots_adjust(bottom=0.16, top=0.8)
+    right.set_box_aspect(0.8)
+    fig.subplots_adjust(bottom=0.16, top=0.8, left=0.02, right=0.98)
     right.set_xlabel("side of the centred square (input pixels)")
     right.set_ylabel("share of |grad| inside")
     right.set_ylim(0, 1.02)
