@@ -28,6 +28,7 @@ __all__ = [
     "params_macs_figure",
     "macs_latency_figure",
     "operator_share_figure",
+    "per_block_figure",
     "erf_figure",
     "drop_path_figure",
     "activation_figure",
@@ -182,6 +183,32 @@ def operator_share_figure(costs: Mapping[str, Sequence[Mapping]], device: str = 
     return fig
 
 
+def per_block_figure(counts: Mapping[str, Mapping[str, int]], reference: str | None = None) -> Figure:
+    """How many of each kind of layer one block runs, step by step: one panel per kind, one bar per label.
+
+    `counts`: label -> {kind: calls in one block}, e.g. {"08": {"activation": 3, "norm": 3}}. `reference`: a label
+    drawn hatched, apart (e.g. a Transformer block to compare with).
+    """
+    labels = list(counts)
+    kinds = list(next(iter(counts.values())))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds) + 0.6, 3.0), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        for x, label in enumerate(labels):
+            ref = label == reference
+            ax.bar(
+                x, counts[label][kind], color="white" if ref else _BLUE, edgecolor=_BLUE, hatch="//" if ref else None
+            )
+            ax.text(x, counts[label][kind] + 0.05, str(counts[label][kind]), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=30, ha="right")
+        ax.set_title(f"{kind}s per block", fontsize=10)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0][0].set_ylabel("calls in one block")
+    fig.tight_layout()
+    return fig
+
+
 def _label_groups(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], near: float = 0.03):
     """Points that would share a label's place (within `near` of each axis's range) get one label: "07-11" or
     "01, 05". Returns (x, y, text) per group, left to right."""
@@ -305,8 +332,10 @@ def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[
     return fig
 
 
-def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0) -> Figure:
-    """The given activation modules evaluated on [lo, hi]."""
+def activation_figure(
+    activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0, ylabel: str = "activation(x)"
+) -> Figure:
+    """The given activation modules (or any elementwise modules) evaluated on [lo, hi]."""
     x = torch.linspace(lo, hi, 281)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     with torch.no_grad():
@@ -315,7 +344,7 @@ def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi
     ax.axhline(0, color="black", lw=0.5)
     ax.axvline(0, color="black", lw=0.5)
     ax.set_xlabel("input x")
-    ax.set_ylabel("activation(x)")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
