@@ -5,12 +5,17 @@ Every candidate here is small code a learner could write; the checkers run them 
 takes seconds. The whole-network comparison (`exercises.in_network`) runs once per kind of field it fills.
 """
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from convnext_steps import exercises
+from convnext_steps.exercises.core import _show  # how a checker shows an answer
 from convnext_steps.layers import DropPath, LayerNorm2d
 from convnext_steps.steps import (
     ext_isotropic,
@@ -345,3 +350,73 @@ def test_solved_class_in_the_network_gives_the_steps_logits(exercise_id):
     shown = repr(exercises.in_network(exercise_id, candidate[exercise_id]))
     assert "the same logits as the step's model" in shown, shown
     assert repr(exercises.in_network(exercise_id, None)) == f"skipped: exercise {exercise_id} not solved yet"
+
+
+# The notebooks: every exercise asked, stored unanswered, answered only in its solutions notebook ------------------
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+OURS = (
+    "07_kernel_7x7",
+    "08_gelu",
+    "09_fewer_activations",
+    "10_fewer_norms",
+    "11_layernorm",
+    "12_separate_downsampling",
+    "16_isotropic_convnext",
+    "17_convnext_v2_grn",
+)
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _text(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _shown(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", "")))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_every_exercise_is_asked_unanswered_and_solved_apart(name):
+    cells = _cells(NOTEBOOKS / f"{name}.ipynb")
+    ids = sorted(e for e in exercises.EXERCISES if e.startswith(name[:2]))
+    asked = {}
+    for i, cell in enumerate(cells):
+        for eid in re.findall(r'exercises\.check\("(\d\d\.\d)", \w+\)', _text(cell)):
+            asked[eid] = i
+    assert sorted(asked) == ids, "every exercise of the notebook is asked in it"
+    for eid, i in asked.items():
+        expected = (
+            "not attempted yet" if isinstance(exercises.EXERCISES[eid], exercises.BuildIt) else "not answered yet"
+        )
+        assert _shown(cells[i]).startswith(f"{eid} {expected}:"), eid
+    assert not any(" right:" in _shown(c) for c in cells if c["cell_type"] == "code"), "no answer stored in sight"
+    for eid in (e for e in ids if isinstance(exercises.EXERCISES[e], exercises.BuildIt)):
+        assert f'exercises.in_network("{eid}", ' in "".join(_text(c) for c in cells), "the learner's class goes in"
+    solutions = _cells(NOTEBOOKS / "solutions" / f"{name}.ipynb")
+    solved = {eid for c in solutions for eid in re.findall(r"^(\d\d\.\d) right:", _shown(c), re.M)}
+    assert solved == set(ids), "each exercise's solution passes its checker in solutions/"
+    markdown = "".join(_text(c) for c in cells if c["cell_type"] == "markdown")
+    assert f"(solutions/{name}.ipynb" in markdown and "[index](00_resnet50.ipynb)" in markdown
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_predictions_are_asked_before_the_cells_that_reveal_them(name):
+    """A prediction's answer (as the checker would show it) appears in no stored output above its question."""
+    cells = _cells(NOTEBOOKS / f"{name}.ipynb")
+    for eid, exercise in exercises.EXERCISES.items():
+        if not eid.startswith(name[:2]) or isinstance(exercise, exercises.BuildIt):
+            continue
+        asked = next(i for i, c in enumerate(cells) if f'exercises.check("{eid}", answer)' in _text(c))
+        answer = _show(exercise.expected(), exercise).removesuffix(f" {exercise.unit}")  # "6,624", "(384, 14, 14)"
+        above = "".join(_shown(c) for c in cells[:asked])
+        if len(answer) <= 2:  # a one- or two-digit answer ("1") occurs in any text: nothing to test
+            continue
+        assert answer not in above, f"{eid}'s answer {answer} is shown above its question"
