@@ -28,6 +28,7 @@ __all__ = [
     "block_drop_path_rates",
     "OPERATOR_KINDS",
     "operator_costs",
+    "fvcore_style_flops",
 ]
 
 
@@ -405,3 +406,31 @@ def operator_costs(model: nn.Module, image_size: int = 224, rounds: int = 2) -> 
         for k in OPERATOR_KINDS
         if macs[k] or ms[k] > 0
     ]
+
+
+def fvcore_style_flops(model: nn.Module, image_size: int = 224) -> int:
+    """FLOPs as fvcore (a widely used counter, behind the official ConvNeXt V2 README's figures) reports them: the
+    conv and linear multiply-adds of `count_macs`, plus 5 per element entering a LayerNorm and 1 per element the
+    global average pool reads. A model built on the meta device is counted at no cost; fvcore itself is not a
+    dependency here.
+    """
+    from .layers import LayerNorm2d
+
+    elements = []
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: elements.append(5 * args[0].numel()))
+        for m in model.modules()
+        if isinstance(m, (nn.LayerNorm, LayerNorm2d))
+    ]
+    hooks.append(model.stages[-1].register_forward_hook(lambda m, args, out: elements.append(out.numel())))
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return count_macs(model, image_size) + sum(elements)

@@ -28,6 +28,7 @@ __all__ = [
     "params_macs_figure",
     "macs_latency_figure",
     "operator_share_figure",
+    "per_block_figure",
     "erf_figure",
     "drop_path_figure",
     "activation_figure",
@@ -182,6 +183,32 @@ def operator_share_figure(costs: Mapping[str, Sequence[Mapping]], device: str = 
     return fig
 
 
+def per_block_figure(counts: Mapping[str, Mapping[str, int]], reference: str | None = None) -> Figure:
+    """How many of each kind of layer one block runs, step by step: one panel per kind, one bar per label.
+
+    `counts`: label -> {kind: calls in one block}, e.g. {"08": {"activation": 3, "norm": 3}}. `reference`: a label
+    drawn hatched, apart (e.g. a Transformer block to compare with).
+    """
+    labels = list(counts)
+    kinds = list(next(iter(counts.values())))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds) + 0.6, 3.0), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        for x, label in enumerate(labels):
+            ref = label == reference
+            ax.bar(
+                x, counts[label][kind], color="white" if ref else _BLUE, edgecolor=_BLUE, hatch="//" if ref else None
+            )
+            ax.text(x, counts[label][kind] + 0.05, str(counts[label][kind]), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=30, ha="right")
+        ax.set_title(f"{kind}s per block", fontsize=10)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0][0].set_ylabel("calls in one block")
+    fig.tight_layout()
+    return fig
+
+
 def _label_groups(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], near: float = 0.03):
     """Points that would share a label's place (within `near` of each axis's range) get one label: "07-11" or
     "01, 05". Returns (x, y, text) per group, left to right."""
@@ -230,9 +257,11 @@ def erf_figure(
     gradient is below `floor` (or exactly zero: pixels the output cannot see). `note` goes into the titles: say
     what the weights are (an untrained network shows its wiring, not what training makes of it).
     """
+    n = len(maps)
     fig, axes = plt.subplots(
-        1, len(maps) + 1, figsize=(3.4 * len(maps) + 4.4, 3.6), gridspec_kw={"width_ratios": [1] * len(maps) + [1.25]}
+        1, n + 3, figsize=(3.4 * n + 5.4, 3.6), gridspec_kw={"width_ratios": [1] * n + [0.06, 0.3, 1.3], "wspace": 0.3}
     )
+    axes[n + 1].axis("off")  # room for the colour bar's label
     cmap = plt.get_cmap("magma_r").copy()
     cmap.set_under("white")
     vmin = torch.tensor(floor).log10().item() if log else floor
@@ -243,15 +272,15 @@ def erf_figure(
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(
-        image, ax=list(axes[:-1]), shrink=0.8, extend="min", label="log10 |grad| / max" if log else "|grad| / max"
-    )
+    fig.colorbar(image, cax=axes[n], extend="min", label="log10 |grad| / max" if log else "|grad| / max")
+    axes[n].set_box_aspect(12)
     right = axes[-1]
     for (label, erf), colour in zip(maps.items(), (_GREY, _ORANGE, _BLUE, _RED)):
         sides, shares = _mass_within(erf)
         right.plot(sides, shares, color=colour, label=label.split(" (")[0])
     right.axhline(0.9, color="black", lw=0.5, ls=":")
-    fig.subplots_adjust(bottom=0.16, top=0.8)
+    right.set_box_aspect(0.8)
+    fig.subplots_adjust(bottom=0.16, top=0.8, left=0.02, right=0.98)
     right.set_xlabel("side of the centred square (input pixels)")
     right.set_ylabel("share of |grad| inside")
     right.set_ylim(0, 1.02)
@@ -303,8 +332,10 @@ def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[
     return fig
 
 
-def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0) -> Figure:
-    """The given activation modules evaluated on [lo, hi]."""
+def activation_figure(
+    activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0, ylabel: str = "activation(x)"
+) -> Figure:
+    """The given activation modules (or any elementwise modules) evaluated on [lo, hi]."""
     x = torch.linspace(lo, hi, 281)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     with torch.no_grad():
@@ -313,7 +344,7 @@ def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi
     ax.axhline(0, color="black", lw=0.5)
     ax.axvline(0, color="black", lw=0.5)
     ax.set_xlabel("input x")
-    ax.set_ylabel("activation(x)")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
