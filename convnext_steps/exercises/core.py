@@ -433,6 +433,7 @@ def check_module(
     hints: dict[str, str] | None = None,
     atol: float = 1e-4,
     what: str = "your block",
+    every_case: bool = False,
 ) -> str | None:
     """Judge the learner's module class `candidate` by behaviour against `reference`; None when it is right.
 
@@ -440,15 +441,16 @@ def check_module(
     the reference's weights (norms given non-trivial statistics) into the candidate; compare outputs in eval mode on
     each input shape. An output that equals one of the `mistakes` gets that mistake's message; any other difference
     gets its size and the input it showed on. Then each property (`fn(candidate_module, case) -> problem or None`)
-    is checked on the first case's module. Raises `NotAttempted` for an untouched skeleton.
+    is checked on the first case's module (`every_case`: on each case's). Raises `NotAttempted` for an untouched
+    skeleton.
     """
     try:
-        return _check_module(candidate, reference, cases, mistakes, properties, hints or {}, atol, what)
+        return _check_module(candidate, reference, cases, mistakes, properties, hints or {}, atol, what, every_case)
     except Wrong as wrong:
         return str(wrong)
 
 
-def _check_module(candidate, reference, cases, mistakes, properties, hints, atol, what) -> str | None:
+def _check_module(candidate, reference, cases, mistakes, properties, hints, atol, what, every_case) -> str | None:
     checked: list[tuple[nn.Module, Case]] = []
     for i, case in enumerate(cases):
         ref = build(reference, case.args, seed=i)
@@ -485,7 +487,7 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
                 return f"{problem}{mode} ({_signature(case.args)})"
         checked.append((mine, case))
     for prop in properties:
-        for module, case in checked:
+        for module, case in checked if every_case else checked[:1]:
             problem = prop(module, case)
             if problem:
                 return problem
