@@ -588,3 +588,105 @@ def channel_norms_figure(before: torch.Tensor, after: torch.Tensor, title: str =
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# Notebooks 00-06 and 14 (helper h16a) -----------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def block_layer_macs(block: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, int]]:
+    """(layer name, multiply-adds) of each conv and linear layer one block runs, in call order, for one input of
+    `input_shape` (C, H, W); shortcuts excluded. A conv's MACs are its weight count times its output pixels. Works
+    on a block built on the meta device (only shapes are used)."""
+    calls: list[tuple[str, int]] = []
+    names = {m: n for n, m in block.named_modules() if n}
+
+    def hook(m, args, out):
+        if names[m].split(".")[0] == "shortcut":
+            return
+        pixels = out.shape[-2] * out.shape[-1] if isinstance(m, nn.Conv2d) else out[..., 0].numel()
+        calls.append((names[m], m.weight.numel() * pixels))
+
+    handles = [m.register_forward_hook(hook) for m in names if isinstance(m, (nn.Conv2d, nn.Linear))]
+    device = next(block.parameters()).device
+    was_training = block.training
+    try:
+        block.eval()(torch.zeros(1, *input_shape, device=device))
+    finally:
+        block.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def layer_macs_figure(blocks: Mapping[str, Sequence[tuple[str, int]]], title: str = "") -> Figure:
+    """One block's multiply-adds layer by layer, for several versions of it side by side (horizontal bars, in call
+    order, each bar labelled with its MACs and its share of the block). `blocks`: label -> `block_layer_macs(...)`."""
+    fig, axes = plt.subplots(1, len(blocks), figsize=(4.6 * len(blocks), 2.6), sharex=True)
+    axes = [axes] if len(blocks) == 1 else list(axes)
+    top = max(m for rows in blocks.values() for _, m in rows)
+    for ax, (label, rows) in zip(axes, blocks.items()):
+        total = sum(m for _, m in rows)
+        names = [n for n, _ in rows]
+        colours = [_ORANGE if "dwconv" in n else _BLUE for n in names]
+        ax.barh(range(len(rows)), [m / 1e6 for _, m in rows], color=colours)
+        for y, (_, m) in enumerate(rows):
+            ax.text(m / 1e6 + top / 1e6 * 0.02, y, f"{m / 1e6:.1f} M ({100 * m / total:.0f}%)", va="center", fontsize=8)
+        ax.set_yticks(range(len(rows)), names, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlim(0, top / 1e6 * 1.45)
+        ax.set_xlabel("M multiply-adds")
+        ax.set_title(f"{label}: {total / 1e6:.1f} M in all", fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def block_widths_figure(blocks: Mapping[str, Sequence[tuple[str, int]]]) -> Figure:
+    """The channel count of each tensor inside a block, in forward order, one line per version: wide -> narrow ->
+    wide against narrow -> wide -> narrow. `blocks`: label -> [(after which layer, channels), ...]."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for (label, rows), colour, marker in zip(blocks.items(), (_GREY, _BLUE, _ORANGE), "osD"):
+        ax.plot(range(len(rows)), [c for _, c in rows], marker=marker, color=colour, label=label, drawstyle="steps-mid")
+        for x, (_, c) in enumerate(rows):
+            ax.annotate(
+                str(c), (x, c), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=8, color=colour
+            )
+    names = [n for n, _ in next(iter(blocks.values()))]
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("tensor after (forward order)")
+    ax.set_ylabel("channels")
+    top = max(c for rows in blocks.values() for _, c in rows)
+    ax.set_ylim(0, top * 1.2)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def window_figure(maps: Mapping[str, torch.Tensor], patch: int = 4) -> Figure:
+    """The input pixels one output depends on (a non-zero gradient: its theoretical receptive field), one panel per
+    map, on a grid of `patch` x `patch` cells (the patches a patchify stem cuts), each titled with the window's
+    height x width. `maps`: label -> an (H, W) map such as `measure.effective_receptive_field(..., stage=0)`."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps), 3.8))
+    axes = [axes] if len(maps) == 1 else list(axes)
+    for ax, (label, erf) in zip(axes, maps.items()):
+        seen = erf > 0
+        ys, xs = seen.nonzero().unbind(1)
+        h, w = int(ys.max() - ys.min()) + 1, int(xs.max() - xs.min()) + 1
+        ax.imshow(seen.numpy(), cmap=plt.get_cmap("Blues"), vmin=0, vmax=1.4)
+        size = erf.shape[-1]
+        for t in range(0, size + 1, patch):
+            ax.axhline(t - 0.5, color=_GREY, lw=0.4)
+            ax.axvline(t - 0.5, color=_GREY, lw=0.4)
+        ax.set_title(f"{label}\ndepends on a {h}x{w} window", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Input pixels one stem output depends on (blue; grid: {patch}x{patch} patches)", fontsize=10)
+    fig.tight_layout()
+    return fig

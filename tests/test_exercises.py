@@ -212,3 +212,321 @@ def test_every_numeric_checker_accepts_its_answer_and_refuses_others():
         verdict = check(exercise_id, wrong)
         assert not verdict and "Hint:" in repr(verdict), exercise_id
     assert "too high" in repr(check("07.1", 5.0)) and "too low" in repr(check("07.1", 4.0))
+
+
+# The build-it exercises of notebooks 00-06: our solutions, correct code written differently, plausible mistakes --
+
+from convnext_steps.steps import step00_resnet50 as s00  # noqa: E402
+from convnext_steps.steps import step02_patchify_stem as s02  # noqa: E402
+from convnext_steps.steps import step03_depthwise_conv as s03  # noqa: E402
+from convnext_steps.steps import step05_inverted_bottleneck as s05  # noqa: E402
+from convnext_steps.steps import step06_dwconv_up as s06  # noqa: E402
+
+
+@pytest.mark.parametrize("exercise_id", ["00.3", "01.2", "02.3", "03.3", "04.2", "05.3", "06.2"])
+def test_our_solution_passes_and_the_skeleton_is_not_attempted(exercise_id):
+    exercise = exercises.EXERCISES[exercise_id]
+    assert isinstance(exercise, BuildIt)
+    verdict = exercises.check(exercise_id, exercises.expected(exercise_id))
+    assert verdict.ok is True and repr(verdict).startswith(f"{exercise_id} right: "), repr(verdict)
+    assert repr(exercises.check(exercise_id, None)).startswith(f"{exercise_id} not attempted yet: ")
+    assert repr(exercises.in_network(exercise_id, None)) == f"skipped: exercise {exercise_id} not solved yet"
+
+
+def test_in_network_compares_the_whole_model():
+    verdict = exercises.in_network("02.3", s02.PatchifyStem)
+    assert verdict.ok and repr(verdict).startswith(
+        "your PatchifyStem in step 02_patchify_stem's network: 28,622,184 parameters"
+    )
+    assert repr(verdict).endswith("the same logits as the step's model on a 64x64 image (max |diff| < 1e-4)")
+    with pytest.raises(ValueError, match="00.1 is a prediction"):
+        exercises.in_network("00.1", 3)
+
+
+# 00.3: the bottleneck's forward (the learner writes forward only; __init__ is given)
+
+
+class Forward00Functional(s00.Bottleneck):  # correct: functional calls, torch.add
+    def forward(self, x):
+        out = F.relu(self.bn1(self.pwconv1(x)))
+        out = F.relu(self.bn2(self.conv(out)))
+        branch = self.drop_path(self.bn3(self.pwconv2(out)))
+        return F.relu(torch.add(branch, self.shortcut(x)))
+
+
+class Forward00InPlace(s00.Bottleneck):  # correct: a loop over (conv, norm) pairs and in-place ops
+    def forward(self, x):
+        out = x
+        for conv, norm in ((self.pwconv1, self.bn1), (self.conv, self.bn2)):
+            out = norm(conv(out)).clamp_(min=0)
+        out = self.drop_path(self.bn3(self.pwconv2(out)))
+        out += self.shortcut(x)
+        return out.relu_()
+
+
+class Forward00NoReluAfterSum(s00.Bottleneck):
+    def forward(self, x):
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        return self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out)))
+
+
+class Forward00ReluBeforeSum(s00.Bottleneck):
+    def forward(self, x):
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        return self.shortcut(x) + self.act(self.drop_path(self.bn3(self.pwconv2(out))))
+
+
+class Forward00NoShortcut(s00.Bottleneck):
+    def forward(self, x):
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        return self.act(self.bn3(self.pwconv2(out)))
+
+
+class Forward00NoDropPath(s00.Bottleneck):
+    def forward(self, x):
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        return self.act(self.shortcut(x) + self.bn3(self.pwconv2(out)))
+
+
+class Forward00AddsInput(s00.Bottleneck):  # x instead of shortcut(x): right where the block keeps its shape only
+    def forward(self, x):
+        out = self.act(self.bn1(self.pwconv1(x)))
+        out = self.act(self.bn2(self.conv(out)))
+        return self.act(x + self.drop_path(self.bn3(self.pwconv2(out))))
+
+
+# 02.3: the patchify stem
+
+
+class Stem02Reordered(nn.Module):  # correct: norm declared first, kernel and stride as tuples, functional conv
+    def __init__(self, in_chans, dim):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(dim)
+        self.conv = nn.Conv2d(in_chans, dim, (4, 4), (4, 4), bias=False)
+
+    def forward(self, x):
+        return self.norm(F.conv2d(x, self.conv.weight, stride=4))
+
+
+def _stem(kernel=4, stride=4, padding=0, bias=False, norm=True, relu=False):
+    class Stem(nn.Module):
+        def __init__(self, in_chans, dim):
+            super().__init__()
+            self.conv = nn.Conv2d(in_chans, dim, kernel, stride, padding, bias=bias)
+            if norm:
+                self.norm = nn.BatchNorm2d(dim)
+
+        def forward(self, x):
+            x = self.norm(self.conv(x)) if norm else self.conv(x)
+            return x.relu() if relu else x
+
+    return Stem
+
+
+# 03.3 / 05.3 / 06.2: blocks written out in full
+
+
+class Block03Sequential(nn.Module):  # correct: attributes in another order, nn.Sequential shortcut, F.relu
+    expansion = 4
+
+    def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+        super().__init__()
+        mid = dim // 4
+        self.drop_path = s00.DropPath(drop_path)
+        self.act = nn.ReLU()
+        self.pwconv2 = nn.Conv2d(mid, dim, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(dim)
+        self.pwconv1 = nn.Conv2d(in_dim, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.dwconv = nn.Conv2d(mid, mid, kernel_size, stride, kernel_size // 2, groups=mid, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        if stride == 1 and in_dim == dim:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_dim, dim, 1, stride, bias=False), nn.BatchNorm2d(dim))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.pwconv1(x)))
+        y = F.relu(self.bn2(self.dwconv(y)))
+        return F.relu(self.drop_path(self.bn3(self.pwconv2(y))) + self.shortcut(x))
+
+
+def _block03(groups=None, stride_on_1x1=False, kernel=None, padding=True):
+    class Block(s03.Bottleneck):
+        def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+            super().__init__(in_dim, dim, kernel_size, stride, drop_path)
+            mid, k = dim // 4, kernel or kernel_size
+            conv_stride = 1 if stride_on_1x1 else stride
+            self.dwconv = nn.Conv2d(
+                mid, mid, k, conv_stride, k // 2 if padding else 0, groups=mid if groups is None else groups, bias=False
+            )
+            if stride_on_1x1:
+                self.pwconv1 = nn.Conv2d(in_dim, mid, 1, stride, bias=False)
+
+    return Block
+
+
+class Block05Functional(nn.Module):  # correct: hidden from dim * 4, the branch in functional calls
+    def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+        super().__init__()
+        hidden = dim * 4
+        self.pwconv1 = nn.Conv2d(in_dim, hidden, kernel_size=1, bias=False)
+        self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, stride, kernel_size // 2, groups=hidden, bias=False)
+        self.pwconv2 = nn.Conv2d(hidden, dim, kernel_size=1, bias=False)
+        self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(hidden), nn.BatchNorm2d(hidden), nn.BatchNorm2d(dim)
+        self.act = nn.ReLU(inplace=True)
+        self.shortcut = s00.Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
+        self.drop_path = s00.DropPath(drop_path)
+        self.stride, self.pad = stride, kernel_size // 2
+
+    def forward(self, x):
+        h = F.relu(self.bn1(F.conv2d(x, self.pwconv1.weight)))
+        h = F.conv2d(h, self.dwconv.weight, stride=self.stride, padding=self.pad, groups=h.shape[1])
+        h = self.bn3(F.conv2d(F.relu(self.bn2(h)), self.pwconv2.weight))
+        return F.relu(self.shortcut(x) + self.drop_path(h))
+
+
+def _block05(hidden_of=lambda in_dim, dim: 4 * dim, stride_on_1x1=False, relu_after_sum=True):
+    class Block(nn.Module):
+        def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+            super().__init__()
+            hidden = hidden_of(in_dim, dim)
+            s1, s2 = (stride, 1) if stride_on_1x1 else (1, stride)
+            self.pwconv1 = nn.Conv2d(in_dim, hidden, 1, s1, bias=False)
+            self.bn1 = nn.BatchNorm2d(hidden)
+            self.dwconv = nn.Conv2d(hidden, hidden, kernel_size, s2, kernel_size // 2, groups=hidden, bias=False)
+            self.bn2 = nn.BatchNorm2d(hidden)
+            self.pwconv2 = nn.Conv2d(hidden, dim, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(dim)
+            self.act = nn.ReLU()
+            self.shortcut = s00.Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
+            self.drop_path = s00.DropPath(drop_path)
+
+        def forward(self, x):
+            out = self.act(self.bn1(self.pwconv1(x)))
+            out = self.act(self.bn2(self.dwconv(out)))
+            out = self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out)))
+            return self.act(out) if relu_after_sum else out
+
+    return Block
+
+
+class Block06Listed(
+    nn.Module
+):  # correct: the branch's layers run from a list, torch.relu, layers declared in use order
+    def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+        super().__init__()
+        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, stride, kernel_size // 2, groups=in_dim, bias=False)
+        self.bn2 = nn.BatchNorm2d(in_dim)
+        self.pwconv1 = nn.Conv2d(in_dim, 4 * dim, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4 * dim)
+        self.pwconv2 = nn.Conv2d(4 * dim, dim, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(dim)
+        self.act = nn.ReLU()
+        self.shortcut = s00.Shortcut(in_dim, dim, stride) if stride != 1 or in_dim != dim else nn.Identity()
+        self.drop_path = s00.DropPath(drop_path)
+
+    def forward(self, x):
+        out = x
+        for conv, norm, relu in (
+            (self.dwconv, self.bn2, True),
+            (self.pwconv1, self.bn1, True),
+            (self.pwconv2, self.bn3, False),
+        ):
+            out = norm(conv(out))
+            out = torch.relu(out) if relu else out
+        return torch.relu(self.shortcut(x) + self.drop_path(out))
+
+
+class Block06StillWide(s05.InvertedBottleneck):  # step 05's block, its layers merely listed in 06's order
+    pass
+
+
+class Block06StrideOn1x1(s06.InvertedBottleneck):
+    def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
+        super().__init__(in_dim, dim, kernel_size, stride, drop_path)
+        self.dwconv = nn.Conv2d(in_dim, in_dim, kernel_size, 1, kernel_size // 2, groups=in_dim, bias=False)
+        self.pwconv1 = nn.Conv2d(in_dim, 4 * dim, 1, stride, bias=False)
+
+
+class Block06NoNormAfterDw(s06.InvertedBottleneck):
+    def forward(self, x):
+        out = self.act(self.dwconv(x))
+        out = self.act(self.bn1(self.pwconv1(out)))
+        return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
+
+
+class Block06NoReluAfterDw(s06.InvertedBottleneck):
+    def forward(self, x):
+        out = self.bn2(self.dwconv(x))
+        out = self.act(self.bn1(self.pwconv1(out)))
+        return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
+
+
+CORRECT = [
+    ("00.3", Forward00Functional),
+    ("00.3", Forward00InPlace),
+    ("02.3", Stem02Reordered),
+    ("03.3", Block03Sequential),
+    ("05.3", Block05Functional),
+    ("06.2", Block06Listed),
+    ("01.2", s00.CONFIG.replace(depths=[3, 3, 9, 3])),  # a list, not a tuple
+]
+
+
+@pytest.mark.parametrize("exercise_id, candidate", CORRECT, ids=lambda c: getattr(c, "__name__", str(c)[:8]))
+def test_correct_code_written_differently_passes(exercise_id, candidate):
+    verdict = exercises.check(exercise_id, candidate)
+    assert verdict.ok is True, repr(verdict)
+
+
+WRONG = [
+    ("00.3", Forward00NoReluAfterSum, "the ReLU after the sum is missing"),
+    ("00.3", Forward00ReluBeforeSum, "the last ReLU runs on the branch before the sum"),
+    ("00.3", Forward00NoShortcut, "the shortcut is missing"),
+    ("00.3", Forward00NoDropPath, "drop path is not applied"),
+    ("00.3", Forward00AddsInput, "raised RuntimeError: The size of tensor a (13) must match the size of tensor b (7)"),
+    ("01.2", s00.CONFIG, "your stages hold (3, 4, 6, 3), 16 blocks in all; step 01 has 18"),
+    ("01.2", s00.CONFIG.replace(depths=(3, 6, 6, 3)), "puts three times stage 1's blocks into stage 3"),
+    (
+        "01.2",
+        s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem),
+        "28,622,184 parameters, step 01_stage_ratio's 28,628,520",
+    ),
+    ("02.3", _stem(stride=2), "the stem's stride is 2: its 4x4 windows overlap"),
+    ("02.3", _stem(stride=1), "the stem's conv has stride 1"),
+    ("02.3", _stem(kernel=7, padding=3), "`conv.weight` has shape (8, 3, 7, 7), ours (8, 3, 4, 4): its kernel is 7x7"),
+    ("02.3", _stem(padding=1), "the stem pads its input"),
+    ("02.3", _stem(norm=False), "missing parameter `norm.weight` (shape (8,))"),
+    ("02.3", _stem(relu=True), "a ReLU follows the BN"),
+    ("02.3", _stem(bias=True), "`conv` has a bias; ours has none"),
+    ("03.3", _block03(groups=1), "`dwconv.weight` has shape (8, 8, 3, 3), ours (8, 1, 3, 3): each filter sees 8 input"),
+    ("03.3", _block03(groups=2), "each filter sees 4 input channels; a depthwise conv has groups = channels"),
+    ("03.3", _block03(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
+    ("03.3", _block03(kernel=3), "its kernel is 3x3, ours 5x5 (use the kernel_size argument)"),
+    ("03.3", _block03(padding=False), "the depthwise conv is not padded"),
+    ("03.3", s00.Bottleneck, "missing parameter `dwconv.weight` (shape (8, 1, 3, 3)); yours has `conv.weight`"),
+    ("04.2", s03.CONFIG.replace(dims=(384, 768, 1536, 3072)), "your stem outputs 64 channels; step 04 widens it"),
+    ("04.2", s03.CONFIG.replace(stem_dim=96), "your stages output (256, 512, 1024, 2048) channels"),
+    ("05.3", _block05(hidden_of=lambda i, d: d // 4), "`pwconv1.weight` has shape (8, 32, 1, 1), ours (128, 32, 1, 1)"),
+    ("05.3", _block05(hidden_of=lambda i, d: d // 4), "the hidden width is expansion x dim"),
+    ("05.3", _block05(hidden_of=lambda i, d: 4 * i), "(64, 16, 1, 1), ours (128, 16, 1, 1): it has 64 output channels"),
+    ("05.3", _block05(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
+    ("05.3", _block05(relu_after_sum=False), "the ReLU after the sum is missing"),
+    ("06.2", Block06StillWide, "`dwconv.weight` has shape (128, 1, 3, 3), ours (32, 1, 3, 3)"),
+    ("06.2", Block06StillWide, "the depthwise conv now runs first, on the block's input"),
+    ("06.2", Block06StrideOn1x1, "the same outputs, but your depthwise conv runs at full resolution"),
+    ("06.2", Block06NoNormAfterDw, "the BN after the depthwise conv is missing"),
+    ("06.2", Block06NoReluAfterDw, "the ReLU after the depthwise conv's BN is missing"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, candidate, message", WRONG, ids=[f"{w[0]}-{i}" for i, w in enumerate(WRONG)])
+def test_plausible_mistakes_fail_with_what_is_wrong(exercise_id, candidate, message):
+    verdict = exercises.check(exercise_id, candidate)
+    assert verdict.ok is False and repr(verdict).startswith(f"{exercise_id} not yet: "), repr(verdict)
+    assert message in repr(verdict) and "\n" not in repr(verdict)

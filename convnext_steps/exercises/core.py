@@ -42,6 +42,7 @@ __all__ = [
     "in_network",
     "record",
     "block_cases",
+    "check_config",
 ]
 
 
@@ -139,6 +140,8 @@ class BuildIt:
     kind: str = "class"  # what the learner hands in, for the "not attempted" line
     step: str | None = None  # the step whose network the learner's code goes into (`in_network`)
     field: str | None = "block"  # the config field it fills; None: the learner hands in the whole NetConfig
+    unchanged: Callable[[Any], str | None] | None = None  # find-the-bug: recognises the buggy version as handed
+    # out and says what the bug does (its consequence, not its place): "not attempted yet", never the fix
     into: Callable[[Any], dict[str, Any]] | None = None  # config fields made from the learner's code (a layer
     # used inside the step's classes, e.g. a norm: the classes rebuilt around it); default {field: the code}
 
@@ -149,12 +152,19 @@ class BuildIt:
     def check(self, candidate: Any) -> Verdict:
         if candidate is None:
             return self._not_attempted()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the checks run tiny tensors: threads only cost (on a busy CPU, 50x)
         try:
+            still = self.unchanged(candidate) if self.unchanged is not None else None
+            if still:
+                return Verdict(None, f"{self.id} not attempted yet: this is still the buggy version: {still}")
             problem = self.judge(candidate)
         except NotAttempted:
             return self._not_attempted()
         except Wrong as wrong:
             problem = str(wrong)
+        finally:
+            torch.set_num_threads(threads)
         if problem:
             return Verdict(False, f"{self.id} not yet: {problem}")
         return Verdict(True, f"{self.id} right: {self.why}")
@@ -268,6 +278,7 @@ class Case:
     args: dict[str, Any]
     inputs: tuple[tuple[int, ...], ...]
     train: bool = False  # compare in training mode (batch statistics, drop path), the RNG seeded alike
+    scale: float = 1.0  # the inputs' standard deviation (small activations show a norm's eps)
 
 
 def block_cases(
@@ -448,12 +459,18 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
         ref.train(case.train), mine.train(case.train)
         mode = " in training mode" if case.train else ""
         for j, shape in enumerate(case.inputs):
-            x = _inputs(shape, seed=1000 * i + j)
+            x = _inputs(shape, seed=1000 * i + j) * case.scale
             with torch.no_grad():
                 torch.manual_seed(j)
                 want = ref(x.clone())
                 torch.manual_seed(j)
-                got = run(f"{what}'s forward{mode} on an input {_shape(shape)}", mine, x.clone())
+                try:
+                    got = run(f"{what}'s forward{mode} on an input {_shape(shape)}", mine, x.clone())
+                except Wrong as error:  # a mistake that raises the same error is named, with the error
+                    known = _raises_like(error, mistakes, ref, x, j)
+                    if known:
+                        return known
+                    raise
             problem = _compare_output(got, want, shape, atol, what)
             if problem:
                 for mistake in mistakes:
@@ -468,7 +485,7 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
                 return f"{problem}{mode} ({_signature(case.args)})"
         checked.append((mine, case))
     for prop in properties:
-        for module, case in checked[:1]:
+        for module, case in checked:
             problem = prop(module, case)
             if problem:
                 return problem
@@ -494,6 +511,19 @@ def record(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...
     return calls
 
 
+def _raises_like(error: Wrong, mistakes: Sequence[Mistake], ref: nn.Module, x: torch.Tensor, seed: int) -> str | None:
+    cause = error.__cause__
+    for mistake in mistakes:
+        try:
+            with torch.no_grad():
+                torch.manual_seed(seed)
+                mistake.forward(ref, x.clone())
+        except Exception as theirs:  # noqa: BLE001 -- the same failure as the learner's
+            if type(theirs) is type(cause) and str(theirs) == str(cause):
+                return f"{mistake.message} ({type(cause).__name__}{_where(cause)})"
+    return None
+
+
 def _compare_output(got: Any, want: torch.Tensor, shape: tuple[int, ...], atol: float, what: str) -> str | None:
     if not isinstance(got, torch.Tensor):
         return f"{what} returned a {type(got).__name__}, expected a tensor"
@@ -507,6 +537,58 @@ def _compare_output(got: Any, want: torch.Tensor, shape: tuple[int, ...], atol: 
     worst = diff.max().item()
     if worst > atol * (1 + want.abs().max().item()):
         return f"output differs from ours by up to {worst:.2g} for an input {_shape(shape)}"
+    return None
+
+
+# The config checker -----------------------------------------------------------------------------------------------
+
+
+def check_config(
+    candidate: Any, step: str, explain: Callable[[nn.Module, nn.Module], str | None] | None = None
+) -> str | None:
+    """Judge a learner's `NetConfig` for `step` by the network it builds (on the meta device): `explain(mine, ours)`
+    first says in the step's terms what differs; then any field that differs from the step's config is named; then
+    blocks per stage, stage shapes at 224 and parameters are compared. None when right."""
+    from ..measure import count_params, stage_shapes
+    from ..network import NetConfig, Network
+    from ..roadmap import get_step
+
+    if candidate is None:
+        raise NotAttempted
+    if not isinstance(candidate, NetConfig):
+        return f"expected a NetConfig (the previous step's, changed with .replace(...)), got {type(candidate).__name__}"
+    reference = get_step(step)
+    with torch.device("meta"):
+        ours = reference.build()
+        try:
+            mine = run("building a network from your config", Network, candidate)
+        except Wrong as wrong:
+            return str(wrong)
+    if explain is not None:
+        problem = explain(mine, ours)
+        if problem:
+            return problem
+    for name in candidate.__dataclass_fields__:
+        given, want = getattr(candidate, name), getattr(reference.config, name)
+        if callable(want) or callable(given):  # a class or a function: judged by the network it builds, below
+            continue
+        if (tuple(given) if isinstance(given, list) else given) != want:
+            return f"`{name}` is {given!r}, step {reference.id}'s {want!r}: change only what the step changes"
+    blocks = tuple(len(s.blocks) for s in mine.stages)
+    if blocks != tuple(len(s.blocks) for s in ours.stages):
+        return f"your network's stages hold {blocks} blocks, step {reference.id}'s {tuple(ours.config.depths)}"
+    shapes, want = stage_shapes(mine), stage_shapes(ours)
+    if shapes != want:
+        return f"your network's stem and stages give {shapes} at 224x224, step {reference.id}'s {want}"
+    if count_params(mine) != count_params(ours):
+        return f"your network has {count_params(mine):,} parameters, step {reference.id}'s {count_params(ours):,}"
+    got = {n: tuple(t.shape) for n, t in mine.state_dict().items()}
+    want = {n: tuple(t.shape) for n, t in ours.state_dict().items()}
+    if got != want:
+        name = next(n for n in [*want, *got] if got.get(n) != want.get(n))
+        return (
+            f"your network's `{name}` is {got.get(name, 'missing')}, step {reference.id}'s {want.get(name, 'absent')}"
+        )
     return None
 
 

@@ -73,6 +73,8 @@ MISTAKES = (
 
 def _zero_branch_is_relu_of_input(module: nn.Module, case: Case) -> str | None:
     """With its last BN's scale and shift at 0 the branch is 0, and an identity block must return ReLU(x)."""
+    if case.args["stride"] != 1 or case.args["in_dim"] != case.args["dim"]:
+        return None  # a projection shortcut is not the identity
     block = copy.deepcopy(module).eval()
     with torch.no_grad():
         block.bn3.weight.zero_(), block.bn3.bias.zero_()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..measure import stage_costs
-from .core import Exercise, meta_model
+from ..steps import step00_resnet50
+from .core import BuildIt, Exercise, check_config, meta_model
 
 
 def _stage_share(step: str, stage: int) -> int:
@@ -20,5 +21,41 @@ EXERCISES = (
         "use measure.stage_costs(model) and divide stage 3's macs by the total.",
         tolerance=0.03,
         unit="%",
+    ),
+)
+
+
+# 01.2 -- build it: step 01's config ----------------------------------------------------------------------------
+
+
+def _explain(mine, ours) -> str | None:
+    blocks = tuple(len(s.blocks) for s in mine.stages)
+    if blocks == tuple(len(s.blocks) for s in ours.stages):
+        return None
+    if len(blocks) != 4:
+        return f"your network has {len(blocks)} stages; keep ResNet's four (56, 28, 14 and 7 pixels at 224)"
+    if sum(blocks) != 18:
+        return (
+            f"your stages hold {blocks}, {sum(blocks)} blocks in all; step 01 has 18: Swin-T's ratio 1:1:3:1 with "
+            "stage 1's 3 blocks"
+        )
+    return f"your stages hold {blocks}: Swin-T's ratio 1:1:3:1 puts three times stage 1's blocks into stage 3"
+
+
+def _judge(candidate):
+    return check_config(candidate, "01", _explain)
+
+
+EXERCISES += (
+    BuildIt(
+        "01.2",
+        "Write step 01's config: step 00's, changed with .replace(...) to Swin-T's 1:1:3:1 blocks per stage.",
+        _judge,
+        lambda: step00_resnet50.CONFIG.replace(depths=(3, 3, 9, 3)),
+        "your config builds step 01's network: the same blocks, shapes and widths as ResNet-50, with the extra "
+        "blocks in stage 3, where the 14x14 maps are cheap per block and the network's depth pays most.",
+        kind="config",
+        step="01",
+        field=None,
     ),
 )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 from ..measure import cost_breakdown
-from .core import Exercise, meta_model
+from ..steps.step05_inverted_bottleneck import InvertedBottleneck
+from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, record
 
 
 def _largest_drop(a: str, b: str) -> str:
@@ -30,5 +35,73 @@ EXERCISES = (
         lambda: _largest_drop("04", "05"),
         "The projection shortcuts of the downsampling blocks now map 96->192 (not 384->768) channels.",
         "compare measure.cost_breakdown of both steps, component by component.",
+    ),
+)
+
+
+# 05.3 -- build it: the inverted bottleneck ----------------------------------------------------------------------
+
+
+def _branch(m: nn.Module, x: torch.Tensor, stride_on_1x1: bool = False) -> torch.Tensor:
+    if stride_on_1x1:
+        out = m.act(m.bn1(F.conv2d(x, m.pwconv1.weight, stride=m.dwconv.stride)))
+        out = F.conv2d(out, m.dwconv.weight, padding=m.dwconv.padding, groups=m.dwconv.groups)
+    else:
+        out = m.dwconv(m.act(m.bn1(m.pwconv1(x))))
+    return m.bn3(m.pwconv2(m.act(m.bn2(out))))
+
+
+MISTAKES = (
+    Mistake(
+        "the stride sits on the first 1x1 conv; it belongs in the depthwise conv, which then sees every pixel",
+        lambda m, x: m.act(m.shortcut(x) + m.drop_path(_branch(m, x, stride_on_1x1=True))),
+    ),
+    Mistake(
+        "the ReLU after the sum is missing: step 05 only reshapes the branch; it still ends with ReLU(shortcut + "
+        "branch) (step 09 is where activations go)",
+        lambda m, x: m.shortcut(x) + m.drop_path(_branch(m, x)),
+    ),
+    Mistake(
+        "the ReLU between bn2 and the last 1x1 conv is missing",
+        lambda m, x: m.act(m.shortcut(x) + m.drop_path(m.bn3(m.pwconv2(m.bn2(m.dwconv(m.act(m.bn1(m.pwconv1(x))))))))),
+    ),
+)
+
+_HIDDEN = "the hidden width is expansion x dim: 4 x the block's output width (a ResNet bottleneck divides by 4 instead)"
+
+
+def _wide_in_the_middle(module: nn.Module, case: Case) -> str | None:
+    """The widest tensor inside is 4 x dim, and the depthwise conv runs on it."""
+    dim, in_dim = case.args["dim"], case.args["in_dim"]
+    calls = record(module, torch.zeros(1, in_dim, 8, 8))
+    widest = max([out[1] for _, _, out in calls] + [module.dwconv.weight.shape[0]])
+    on = [inp[1] for name, inp, _ in calls if name == "dwconv"] or [module.dwconv.weight.shape[0]]  # called or not
+    if widest != 4 * dim or on != [4 * dim]:
+        return f"the widest tensor inside is {widest} channels and dwconv runs on {on[0]}; both should be 4 x dim"
+    return None
+
+
+def _judge(candidate):
+    return check_module(
+        candidate,
+        InvertedBottleneck,
+        block_cases(),
+        mistakes=MISTAKES,
+        properties=[_wide_in_the_middle],
+        hints={"pwconv1.weight": _HIDDEN, "dwconv.weight": _HIDDEN, "pwconv2.weight": _HIDDEN},
+    )
+
+
+EXERCISES += (
+    BuildIt(
+        "05.3",
+        "Write the inverted bottleneck: 1x1 in_dim -> 4*dim, BN, ReLU, depthwise kxk on 4*dim, BN, ReLU, "
+        "1x1 4*dim -> dim, BN; shortcut, drop path and the final ReLU as before.",
+        _judge,
+        lambda: InvertedBottleneck,
+        "your block is narrow -> wide -> narrow like a Transformer's MLP: it keeps the stage width at its ends, so the "
+        "shortcut (and every projection shortcut) is 4x narrower, and it expands 4x inside, where the depthwise conv "
+        "runs.",
+        step="05",
     ),
 )

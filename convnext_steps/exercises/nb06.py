@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .core import Exercise, meta_model
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..steps.step06_dwconv_up import InvertedBottleneck
+from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, record
 
 
 def _dwconv_macs(step: str) -> int:
@@ -17,5 +22,86 @@ EXERCISES = (
         lambda: _dwconv_macs("05") // _dwconv_macs("06"),
         "It now runs on the narrow 96-channel input instead of the 384-wide hidden tensor.",
         "a depthwise conv's MACs scale with the channels it runs on.",
+    ),
+)
+
+
+# 06.2 -- build it: the depthwise conv moved up ------------------------------------------------------------------
+
+
+def _tail(m: nn.Module, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    out = m.bn3(m.pwconv2(m.act(m.bn1(m.pwconv1(out)))))
+    return m.act(m.shortcut(x) + m.drop_path(out))
+
+
+def _stride_on_1x1(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = m.act(m.bn2(F.conv2d(x, m.dwconv.weight, padding=m.dwconv.padding, groups=m.dwconv.groups)))
+    out = m.act(m.bn1(F.conv2d(out, m.pwconv1.weight, stride=m.dwconv.stride)))
+    return m.act(m.shortcut(x) + m.drop_path(m.bn3(m.pwconv2(out))))
+
+
+MISTAKES = (
+    Mistake(
+        "the stride sits on the first 1x1 conv; it stays in the depthwise conv, now the block's first layer",
+        _stride_on_1x1,
+    ),
+    Mistake(
+        "the ReLU after the depthwise conv's BN is missing: step 06 moves dwconv + BN + ReLU up unchanged",
+        lambda m, x: _tail(m, x, m.bn2(m.dwconv(x))),
+    ),
+    Mistake(
+        "the BN after the depthwise conv is missing (bn2 has to run right after dwconv, which it moved with)",
+        lambda m, x: _tail(m, x, m.act(m.dwconv(x))),
+    ),
+    Mistake(
+        "the ReLU after the sum is missing: the block still ends with ReLU(shortcut + branch)",
+        lambda m, x: m.shortcut(x) + m.drop_path(m.bn3(m.pwconv2(m.act(m.bn1(m.pwconv1(m.act(m.bn2(m.dwconv(x))))))))),
+    ),
+)
+
+_NARROW = "the depthwise conv now runs first, on the block's input: in_dim channels, not the hidden 4 x dim"
+
+
+def _narrow_first(module: nn.Module, case: Case) -> str | None:
+    """The depthwise conv is the first layer to run, on the input's in_dim channels."""
+    in_dim = case.args["in_dim"]
+    calls = [c for c in record(module, torch.zeros(1, in_dim, 8, 8)) if c[0] != "shortcut" and "." not in c[0]]
+    on = [inp[1] for name, inp, _ in calls if name == "dwconv"] or [module.dwconv.weight.shape[0]]  # called or not
+    first = calls[0][0] if any(name == "dwconv" for name, _, _ in calls) else "dwconv"
+    if first != "dwconv" or on != [in_dim]:
+        return (
+            f"the first layer to run is `{first}` and dwconv runs on {on[0]} channels; dwconv comes first, on the "
+            f"input's {in_dim}"
+        )
+    sizes = [(inp[2:], out[2:]) for name, inp, out in calls if name == "dwconv"]
+    if case.args["stride"] == 2 and sizes and sizes[0][0] == sizes[0][1]:
+        return (
+            "the same outputs, but your depthwise conv runs at full resolution and the 1x1 after it drops 3 of "
+            "every 4 of its outputs: 4x the depthwise conv's work; put the stride in dwconv"
+        )
+    return None
+
+
+def _judge(candidate):
+    return check_module(
+        candidate,
+        InvertedBottleneck,
+        block_cases(),
+        mistakes=MISTAKES,
+        properties=[_narrow_first],
+        hints={"dwconv.weight": _NARROW, "bn2.weight": _NARROW},
+    )
+
+
+EXERCISES += (
+    BuildIt(
+        "06.2",
+        "Write step 06's block: step 05's with the depthwise conv (and its BN and ReLU) moved to the top, on the "
+        "narrow input: dwconv, bn2, ReLU, then pwconv1, bn1, ReLU, pwconv2, bn3.",
+        _judge,
+        lambda: InvertedBottleneck,
+        "your block mixes space first, on the narrow in_dim channels, then channels in the wide MLP: a Transformer "
+        "block's order (attention, then MLP), and its depthwise conv now costs 4x less.",
+        step="06",
     ),
 )
