@@ -442,6 +442,13 @@ class Block06Listed(
         return torch.relu(self.shortcut(x) + self.drop_path(out))
 
 
+class Block05SwappedNorms(s05.InvertedBottleneck):  # a BN in the wrong place
+    def forward(self, x):
+        out = self.act(self.bn2(self.pwconv1(x)))
+        out = self.act(self.bn1(self.dwconv(out)))
+        return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
+
+
 class Block06StillWide(s05.InvertedBottleneck):  # step 05's block, its layers merely listed in 06's order
     pass
 
@@ -517,6 +524,7 @@ WRONG = [
     ("05.3", _block05(hidden_of=lambda i, d: 4 * i), "(64, 16, 1, 1), ours (128, 16, 1, 1): it has 64 output channels"),
     ("05.3", _block05(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
     ("05.3", _block05(relu_after_sum=False), "the ReLU after the sum is missing"),
+    ("05.3", Block05SwappedNorms, "bn1 and bn2 are swapped"),
     ("06.2", Block06StillWide, "`dwconv.weight` has shape (128, 1, 3, 3), ours (32, 1, 3, 3)"),
     ("06.2", Block06StillWide, "the depthwise conv now runs first, on the block's input"),
     ("06.2", Block06StrideOn1x1, "the same outputs, but your depthwise conv runs at full resolution"),
