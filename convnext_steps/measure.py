@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 from torch.func import functional_call
-from torch.profiler import ProfilerActivity, profile
+from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils.flop_counter import FlopCounterMode
+
+from .layers import LayerNorm2d
 
 __all__ = [
     "eval_mode",
@@ -35,6 +37,7 @@ __all__ = [
     "block_drop_path_rates",
     "OPERATOR_KINDS",
     "operator_costs",
+    "fvcore_style_flops",
 ]
 
 
@@ -351,8 +354,6 @@ def operator_costs(model: nn.Module, image_size: int = 224, rounds: int = 2) -> 
     passes after one warm-up; "other" is the rest of the pass. Rows: kind, macs, ms, mac_share, time_share.
     Timings vary between runs and machines; the shares are what to read.
     """
-    from torch.profiler import ProfilerActivity, profile, record_function
-
     kinds = {n: k for n, m in model.named_modules() if not list(m.children()) and (k := _operator_kind(m))}
     macs = dict.fromkeys(OPERATOR_KINDS, 0)
     prefix = f"{type(model).__name__}."
@@ -372,18 +373,16 @@ def operator_costs(model: nn.Module, image_size: int = 224, rounds: int = 2) -> 
     kinds_by_module = {id(modules[n]): k for n, k in kinds.items()}
     handles = [modules[n].register_forward_pre_hook(enter) for n in kinds]
     handles += [modules[n].register_forward_hook(leave) for n in kinds]
-    was_training = model.training
-    model.eval()
     param = next(model.parameters())
     x = torch.randn(1, model.config.in_chans, image_size, image_size, dtype=param.dtype, device=param.device)
     try:
-        model(x)  # warm-up
-        with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(rounds):
-                with record_function("kind: forward"):
-                    model(x)
+        with eval_mode(model):
+            model(x)  # warm-up
+            with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(rounds):
+                    with record_function("kind: forward"):
+                        model(x)
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     ms = dict.fromkeys(OPERATOR_KINDS, 0.0)
@@ -424,3 +423,26 @@ def reach(module: nn.Module) -> tuple[int, int]:
         rf += (k - 1) * jump
         jump *= s
     return rf, jump
+
+
+def fvcore_style_flops(model: nn.Module, image_size: int = 224) -> int:
+    """FLOPs as fvcore (a widely used counter, behind the official ConvNeXt V2 README's figures) reports them: the
+    conv and linear multiply-adds of `count_macs`, plus 5 per element entering a LayerNorm and 1 per element the
+    global average pool reads. A model built on the meta device is counted at no cost; fvcore itself is not a
+    dependency here.
+    """
+    elements = []
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: elements.append(5 * args[0].numel()))
+        for m in model.modules()
+        if isinstance(m, (nn.LayerNorm, LayerNorm2d))
+    ]
+    hooks.append(model.stages[-1].register_forward_hook(lambda m, args, out: elements.append(out.numel())))
+    device = next(model.parameters()).device
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(torch.zeros(1, model.config.in_chans, image_size, image_size, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return count_macs(model, image_size) + sum(elements)

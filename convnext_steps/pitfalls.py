@@ -1,22 +1,28 @@
-"""Five mistakes that popular write-ups of the ResNet -> ConvNeXt walk-through make, built so they can be checked.
+"""Nine mistakes that re-implementations of the ResNet -> ConvNeXt walk-through make, built so they can be checked.
 
-Each pitfall is a small function building the wrong piece from torch layers and this package's own parts
-(so notebook 14 defines no model code), and each comes with a check that the correct piece passes and the
-wrong one fails (tests/test_pitfalls.py asserts both directions):
+Each pitfall is a small piece of wrong code built from torch layers and this package's own parts, with a measure of
+its consequence (how far the outputs move, how the multiply-adds or the shapes change); notebook 14 hands each to
+the learner to fix, and `exercises.nb14` judges the fix. tests/test_pitfalls.py asserts that the correct piece
+passes each check and the wrong one fails it:
 
 1. GroupNorm(1, C) used as "LayerNorm": it normalises over (C, H, W) at once, not each pixel's C-vector.
 2. A grouped 3x3 conv (ResNeXt's 32 groups) where step 03 needs a depthwise one (groups = channels).
 3. A downsampling layer before stage 1 as well: 8x before the first stage, a 3x3 final map at 224, not 7x7.
 4. Drop-path rates set per stage instead of rising linearly per block over the whole network.
 5. The 4x4 patchify stem with its stride left at 1: overlapping windows and no downsampling.
+6. `nn.LayerNorm(C)` applied to an NCHW tensor: it normalises the last axis, W, and runs only where W == C.
+7. LayerNorm's eps left at PyTorch's 1e-5 instead of ConvNeXt's 1e-6: small activations come out shrunk.
+8. The head norm forgotten: the pooled features go to the classifier unnormalised (and ConvNeXt weights do not load).
+9. PyTorch's default init instead of ConvNeXt's trunc-normal(0.02): weight scales that depend on each layer's fan-in.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .layers import LN_EPS
+from .layers import LN_EPS, LayerNorm2d
 from .measure import stage_shapes
 from .network import Network
 from .steps import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
@@ -37,6 +43,14 @@ __all__ = [
     "stride1_patchify_stem",
     "STRIDE1_STEM_CONFIG",
     "stem_output_shape",
+    "GroupNormAsLayerNorm",
+    "LayerNormOnNCHW",
+    "LayerNormEps1e5",
+    "max_output_shift",
+    "NO_HEAD_NORM_CONFIG",
+    "pytorch_default_init",
+    "convnext_init",
+    "weight_stds",
 ]
 
 
@@ -155,3 +169,65 @@ def stem_output_shape(model: Network, image_size: int = 224) -> tuple[int, ...]:
     """(C, H, W) of the stem's output for one image (runs the stem only)."""
     x = torch.zeros(1, model.config.in_chans, image_size, image_size)
     return tuple(model.stem(x).shape[1:])
+
+
+# 1 (as a class, for the checkers) and 6-9 ------------------------------------------------------------------------
+
+
+class GroupNormAsLayerNorm(nn.GroupNorm):
+    """Pitfall 1 as a layer: GroupNorm(1, C) under LayerNorm's signature."""
+
+    def __init__(self, num_channels: int, eps: float = LN_EPS):
+        super().__init__(1, num_channels, eps=eps)
+
+
+class LayerNormOnNCHW(nn.LayerNorm):
+    """Pitfall 6: `nn.LayerNorm(C)` on an (N, C, H, W) map, without moving the channels last. F.layer_norm
+    normalises the trailing axis, W: it raises unless W == C, and where W == C it normalises the wrong axis."""
+
+    def __init__(self, num_channels: int, eps: float = LN_EPS):
+        super().__init__(num_channels, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class LayerNormEps1e5(LayerNorm2d):
+    """Pitfall 7: ConvNeXt's LayerNorm with PyTorch's default eps, 1e-5, instead of 1e-6."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-5):
+        super().__init__(num_channels, eps=eps)
+
+
+@torch.no_grad()
+def max_output_shift(wrong: nn.Module, right: nn.Module, x: torch.Tensor) -> float:
+    """max |wrong(x) - right(x)| (eval mode), for a consequence in numbers."""
+    return (wrong.eval()(x) - right.eval()(x)).abs().max().item()
+
+
+# 8. The head norm forgotten
+NO_HEAD_NORM_CONFIG = step12_separate_downsampling.CONFIG.replace(head_norm=None)
+
+
+# 9. PyTorch's default init
+
+
+def pytorch_default_init(m: nn.Module) -> None:
+    """The pitfall: each conv and linear layer keeps (re-draws) PyTorch's default init, Kaiming-uniform with
+    a = sqrt(5): weights uniform in +-1/sqrt(fan_in), biases uniform too."""
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        m.reset_parameters()
+
+
+def convnext_init(m: nn.Module) -> None:
+    """ConvNeXt's init (the official `_init_weights`): trunc-normal(std 0.02) weights, zero biases."""
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def weight_stds(model: nn.Module) -> dict[str, float]:
+    """The standard deviation of each conv and linear layer's weights, by layer name."""
+    return {n: m.weight.std().item() for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}

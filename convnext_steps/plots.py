@@ -28,6 +28,7 @@ __all__ = [
     "params_macs_figure",
     "macs_latency_figure",
     "operator_share_figure",
+    "per_block_figure",
     "erf_figure",
     "drop_path_figure",
     "activation_figure",
@@ -182,6 +183,32 @@ def operator_share_figure(costs: Mapping[str, Sequence[Mapping]], device: str = 
     return fig
 
 
+def per_block_figure(counts: Mapping[str, Mapping[str, int]], reference: str | None = None) -> Figure:
+    """How many of each kind of layer one block runs, step by step: one panel per kind, one bar per label.
+
+    `counts`: label -> {kind: calls in one block}, e.g. {"08": {"activation": 3, "norm": 3}}. `reference`: a label
+    drawn hatched, apart (e.g. a Transformer block to compare with).
+    """
+    labels = list(counts)
+    kinds = list(next(iter(counts.values())))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds) + 0.6, 3.0), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        for x, label in enumerate(labels):
+            ref = label == reference
+            ax.bar(
+                x, counts[label][kind], color="white" if ref else _BLUE, edgecolor=_BLUE, hatch="//" if ref else None
+            )
+            ax.text(x, counts[label][kind] + 0.05, str(counts[label][kind]), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=30, ha="right")
+        ax.set_title(f"{kind}s per block", fontsize=10)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0][0].set_ylabel("calls in one block")
+    fig.tight_layout()
+    return fig
+
+
 def _label_groups(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], near: float = 0.03):
     """Points that would share a label's place (within `near` of each axis's range) get one label: "07-11" or
     "01, 05". Returns (x, y, text) per group, left to right."""
@@ -230,9 +257,11 @@ def erf_figure(
     gradient is below `floor` (or exactly zero: pixels the output cannot see). `note` goes into the titles: say
     what the weights are (an untrained network shows its wiring, not what training makes of it).
     """
+    n = len(maps)
     fig, axes = plt.subplots(
-        1, len(maps) + 1, figsize=(3.4 * len(maps) + 4.4, 3.6), gridspec_kw={"width_ratios": [1] * len(maps) + [1.25]}
+        1, n + 3, figsize=(3.4 * n + 5.4, 3.6), gridspec_kw={"width_ratios": [1] * n + [0.06, 0.3, 1.3], "wspace": 0.3}
     )
+    axes[n + 1].axis("off")  # room for the colour bar's label
     cmap = plt.get_cmap("magma_r").copy()
     cmap.set_under("white")
     vmin = torch.tensor(floor).log10().item() if log else floor
@@ -243,15 +272,15 @@ def erf_figure(
         ax.set_title(f"{label}\n90% of |grad| within {erf_extent(erf, 0.9)} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(
-        image, ax=list(axes[:-1]), shrink=0.8, extend="min", label="log10 |grad| / max" if log else "|grad| / max"
-    )
+    fig.colorbar(image, cax=axes[n], extend="min", label="log10 |grad| / max" if log else "|grad| / max")
+    axes[n].set_box_aspect(12)
     right = axes[-1]
     for (label, erf), colour in zip(maps.items(), (_GREY, _ORANGE, _BLUE, _RED)):
         sides, shares = _mass_within(erf)
         right.plot(sides, shares, color=colour, label=label.split(" (")[0])
     right.axhline(0.9, color="black", lw=0.5, ls=":")
-    fig.subplots_adjust(bottom=0.16, top=0.8)
+    right.set_box_aspect(0.8)
+    fig.subplots_adjust(bottom=0.16, top=0.8, left=0.02, right=0.98)
     right.set_xlabel("side of the centred square (input pixels)")
     right.set_ylabel("share of |grad| inside")
     right.set_ylim(0, 1.02)
@@ -303,8 +332,10 @@ def drop_path_figure(schedules: Mapping[str, Sequence[float]], depths: Sequence[
     return fig
 
 
-def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0) -> Figure:
-    """The given activation modules evaluated on [lo, hi]."""
+def activation_figure(
+    activations: Mapping[str, nn.Module], lo: float = -4.0, hi: float = 3.0, ylabel: str = "activation(x)"
+) -> Figure:
+    """The given activation modules (or any elementwise modules) evaluated on [lo, hi]."""
     x = torch.linspace(lo, hi, 281)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     with torch.no_grad():
@@ -313,7 +344,7 @@ def activation_figure(activations: Mapping[str, nn.Module], lo: float = -4.0, hi
     ax.axhline(0, color="black", lw=0.5)
     ax.axvline(0, color="black", lw=0.5)
     ax.set_xlabel("input x")
-    ax.set_ylabel("activation(x)")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -555,5 +586,107 @@ def channel_norms_figure(before: torch.Tensor, after: torch.Tensor, title: str =
             ax.spines[side].set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# Notebooks 00-06 and 14 (helper h16a) -----------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def block_layer_macs(block: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, int]]:
+    """(layer name, multiply-adds) of each conv and linear layer one block runs, in call order, for one input of
+    `input_shape` (C, H, W); shortcuts excluded. A conv's MACs are its weight count times its output pixels. Works
+    on a block built on the meta device (only shapes are used)."""
+    calls: list[tuple[str, int]] = []
+    names = {m: n for n, m in block.named_modules() if n}
+
+    def hook(m, args, out):
+        if names[m].split(".")[0] == "shortcut":
+            return
+        pixels = out.shape[-2] * out.shape[-1] if isinstance(m, nn.Conv2d) else out[..., 0].numel()
+        calls.append((names[m], m.weight.numel() * pixels))
+
+    handles = [m.register_forward_hook(hook) for m in names if isinstance(m, (nn.Conv2d, nn.Linear))]
+    device = next(block.parameters()).device
+    was_training = block.training
+    try:
+        block.eval()(torch.zeros(1, *input_shape, device=device))
+    finally:
+        block.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def layer_macs_figure(blocks: Mapping[str, Sequence[tuple[str, int]]], title: str = "") -> Figure:
+    """One block's multiply-adds layer by layer, for several versions of it side by side (horizontal bars, in call
+    order, each bar labelled with its MACs and its share of the block). `blocks`: label -> `block_layer_macs(...)`."""
+    fig, axes = plt.subplots(1, len(blocks), figsize=(4.6 * len(blocks), 2.6), sharex=True)
+    axes = [axes] if len(blocks) == 1 else list(axes)
+    top = max(m for rows in blocks.values() for _, m in rows)
+    for ax, (label, rows) in zip(axes, blocks.items()):
+        total = sum(m for _, m in rows)
+        names = [n for n, _ in rows]
+        colours = [_ORANGE if "dwconv" in n else _BLUE for n in names]
+        ax.barh(range(len(rows)), [m / 1e6 for _, m in rows], color=colours)
+        for y, (_, m) in enumerate(rows):
+            ax.text(m / 1e6 + top / 1e6 * 0.02, y, f"{m / 1e6:.1f} M ({100 * m / total:.0f}%)", va="center", fontsize=8)
+        ax.set_yticks(range(len(rows)), names, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlim(0, top / 1e6 * 1.45)
+        ax.set_xlabel("M multiply-adds")
+        ax.set_title(f"{label}: {total / 1e6:.1f} M in all", fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def block_widths_figure(blocks: Mapping[str, Sequence[tuple[str, int]]]) -> Figure:
+    """The channel count of each tensor inside a block, in forward order, one line per version: wide -> narrow ->
+    wide against narrow -> wide -> narrow. `blocks`: label -> [(after which layer, channels), ...]."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for (label, rows), colour, marker in zip(blocks.items(), (_GREY, _BLUE, _ORANGE), "osD"):
+        ax.plot(range(len(rows)), [c for _, c in rows], marker=marker, color=colour, label=label, drawstyle="steps-mid")
+        for x, (_, c) in enumerate(rows):
+            ax.annotate(
+                str(c), (x, c), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=8, color=colour
+            )
+    names = [n for n, _ in next(iter(blocks.values()))]
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("tensor after (forward order)")
+    ax.set_ylabel("channels")
+    top = max(c for rows in blocks.values() for _, c in rows)
+    ax.set_ylim(0, top * 1.2)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def window_figure(maps: Mapping[str, torch.Tensor], patch: int = 4) -> Figure:
+    """The input pixels one output depends on (a non-zero gradient: its theoretical receptive field), one panel per
+    map, on a grid of `patch` x `patch` cells (the patches a patchify stem cuts), each titled with the window's
+    height x width. `maps`: label -> an (H, W) map such as `measure.effective_receptive_field(..., stage=0)`."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps), 3.8))
+    axes = [axes] if len(maps) == 1 else list(axes)
+    for ax, (label, erf) in zip(axes, maps.items()):
+        seen = erf > 0
+        ys, xs = seen.nonzero().unbind(1)
+        h, w = int(ys.max() - ys.min()) + 1, int(xs.max() - xs.min()) + 1
+        ax.imshow(seen.numpy(), cmap=plt.get_cmap("Blues"), vmin=0, vmax=1.4)
+        size = erf.shape[-1]
+        for t in range(0, size + 1, patch):
+            ax.axhline(t - 0.5, color=_GREY, lw=0.4)
+            ax.axvline(t - 0.5, color=_GREY, lw=0.4)
+        ax.set_title(f"{label}\ndepends on a {h}x{w} window", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Input pixels one stem output depends on (blue; grid: {patch}x{patch} patches)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -442,6 +442,13 @@ class Block06Listed(
         return torch.relu(self.shortcut(x) + self.drop_path(out))
 
 
+class Block05SwappedNorms(s05.InvertedBottleneck):  # a BN in the wrong place
+    def forward(self, x):
+        out = self.act(self.bn2(self.pwconv1(x)))
+        out = self.act(self.bn1(self.dwconv(out)))
+        return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
+
+
 class Block06StillWide(s05.InvertedBottleneck):  # step 05's block, its layers merely listed in 06's order
     pass
 
@@ -492,7 +499,11 @@ WRONG = [
     ("00.3", Forward00AddsInput, "raised RuntimeError: The size of tensor a (13) must match the size of tensor b (7)"),
     ("01.2", s00.CONFIG, "your stages hold (3, 4, 6, 3), 16 blocks in all; step 01 has 18"),
     ("01.2", s00.CONFIG.replace(depths=(3, 6, 6, 3)), "puts three times stage 1's blocks into stage 3"),
-    ("01.2", s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem), "`stem` is <class"),
+    (
+        "01.2",
+        s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem),
+        "28,622,184 parameters, step 01_stage_ratio's 28,628,520",
+    ),
     ("02.3", _stem(stride=2), "the stem's stride is 2: its 4x4 windows overlap"),
     ("02.3", _stem(stride=1), "the stem's conv has stride 1"),
     ("02.3", _stem(kernel=7, padding=3), "`conv.weight` has shape (8, 3, 7, 7), ours (8, 3, 4, 4): its kernel is 7x7"),
@@ -513,6 +524,7 @@ WRONG = [
     ("05.3", _block05(hidden_of=lambda i, d: 4 * i), "(64, 16, 1, 1), ours (128, 16, 1, 1): it has 64 output channels"),
     ("05.3", _block05(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
     ("05.3", _block05(relu_after_sum=False), "the ReLU after the sum is missing"),
+    ("05.3", Block05SwappedNorms, "bn1 and bn2 are swapped"),
     ("06.2", Block06StillWide, "`dwconv.weight` has shape (128, 1, 3, 3), ours (32, 1, 3, 3)"),
     ("06.2", Block06StillWide, "the depthwise conv now runs first, on the block's input"),
     ("06.2", Block06StrideOn1x1, "the same outputs, but your depthwise conv runs at full resolution"),

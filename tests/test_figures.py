@@ -197,3 +197,20 @@ def test_crowded_points_share_one_label():
         (4.146, 88.5, "07-09"),
         (4.146, 120.0, "12"),
     ]
+
+
+def test_fvcore_style_flops_connect_the_papers_conventions():
+    """Our MACs (conv + linear) are the roadmap's convention; fvcore's extra LayerNorm and pooling FLOPs give V2-T's
+    published 4.47 G exactly, and step 12 the same; neither count gives Table 10's 4.46 (step 11) or 4.49 (step 12)."""
+    import torch
+
+    from convnext_steps import count_macs, get_step
+    from convnext_steps.measure import fvcore_style_flops
+
+    with torch.device("meta"):
+        models = {s: get_step(s).build() for s in ("10", "11", "12", "v2_tiny")}
+    flops = {s: fvcore_style_flops(m) for s, m in models.items()}
+    assert flops["v2_tiny"] == flops["12"] == 4_470_437_376  # what fvcore gives for timm's convnextv2_tiny
+    assert flops["10"] == count_macs(models["10"]) + 768 * 7 * 7  # BatchNorm only: nothing but the pool is added
+    assert round(flops["11"] / 1e9, 2) == 4.16 != get_step("11").paper_gflops
+    assert round(flops["12"] / 1e9, 2) == 4.47 != get_step("12").paper_gflops

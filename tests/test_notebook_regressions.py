@@ -61,7 +61,7 @@ MUTATIONS = [
         "nn.Conv2d(in_dim, dim, kernel_size=2, stride=2)",
         "nn.Conv2d(in_dim, dim, kernel_size=1, stride=1)",
         "12_separate_downsampling",
-        "shapes as designed: True",
+        "feature maps after the stem and stages 1-4: as step 11's",
     ),
     Mutation(
         "logits-vs-torchvision",

@@ -119,7 +119,10 @@ def execute(path: str, timeout: int, kernel: str) -> float:
 
 
 def default_notebooks() -> list[str]:
-    return [str(p.relative_to(ROOT)) for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    """The step notebooks, then their solutions (notebooks/solutions/, checked by nbval like the rest)."""
+    folder = ROOT / "notebooks"
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted((folder / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return [str(p.relative_to(ROOT)) for p in paths]
 
 
 def main(argv: list[str] | None = None) -> int:

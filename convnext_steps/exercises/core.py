@@ -140,6 +140,8 @@ class BuildIt:
     kind: str = "class"  # what the learner hands in, for the "not attempted" line
     step: str | None = None  # the step whose network the learner's code goes into (`in_network`)
     field: str | None = "block"  # the config field it fills; None: the learner hands in the whole NetConfig
+    unchanged: Callable[[Any], str | None] | None = None  # find-the-bug: recognises the buggy version as handed
+    # out and says what the bug does (its consequence, not its place): "not attempted yet", never the fix
     into: Callable[[Any], dict[str, Any]] | None = None  # config fields made from the learner's code (a layer
     # used inside the step's classes, e.g. a norm: the classes rebuilt around it); default {field: the code}
 
@@ -153,6 +155,9 @@ class BuildIt:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the checks run tiny tensors: threads only cost (on a busy CPU, 50x)
         try:
+            still = self.unchanged(candidate) if self.unchanged is not None else None
+            if still:
+                return Verdict(None, f"{self.id} not attempted yet: this is still the buggy version: {still}")
             problem = self.judge(candidate)
         except NotAttempted:
             return self._not_attempted()
@@ -273,6 +278,7 @@ class Case:
     args: dict[str, Any]
     inputs: tuple[tuple[int, ...], ...]
     train: bool = False  # compare in training mode (batch statistics, drop path), the RNG seeded alike
+    scale: float = 1.0  # the inputs' standard deviation (small activations show a norm's eps)
 
 
 def block_cases(
@@ -427,6 +433,7 @@ def check_module(
     hints: dict[str, str] | None = None,
     atol: float = 1e-4,
     what: str = "your block",
+    every_case: bool = False,
 ) -> str | None:
     """Judge the learner's module class `candidate` by behaviour against `reference`; None when it is right.
 
@@ -434,15 +441,16 @@ def check_module(
     the reference's weights (norms given non-trivial statistics) into the candidate; compare outputs in eval mode on
     each input shape. An output that equals one of the `mistakes` gets that mistake's message; any other difference
     gets its size and the input it showed on. Then each property (`fn(candidate_module, case) -> problem or None`)
-    is checked on the first case's module. Raises `NotAttempted` for an untouched skeleton.
+    is checked on the first case's module (`every_case`: on each case's). Raises `NotAttempted` for an untouched
+    skeleton.
     """
     try:
-        return _check_module(candidate, reference, cases, mistakes, properties, hints or {}, atol, what)
+        return _check_module(candidate, reference, cases, mistakes, properties, hints or {}, atol, what, every_case)
     except Wrong as wrong:
         return str(wrong)
 
 
-def _check_module(candidate, reference, cases, mistakes, properties, hints, atol, what) -> str | None:
+def _check_module(candidate, reference, cases, mistakes, properties, hints, atol, what, every_case) -> str | None:
     checked: list[tuple[nn.Module, Case]] = []
     for i, case in enumerate(cases):
         ref = build(reference, case.args, seed=i)
@@ -453,7 +461,7 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
         ref.train(case.train), mine.train(case.train)
         mode = " in training mode" if case.train else ""
         for j, shape in enumerate(case.inputs):
-            x = _inputs(shape, seed=1000 * i + j)
+            x = _inputs(shape, seed=1000 * i + j) * case.scale
             with torch.no_grad():
                 torch.manual_seed(j)
                 want = ref(x.clone())
@@ -479,7 +487,7 @@ def _check_module(candidate, reference, cases, mistakes, properties, hints, atol
                 return f"{problem}{mode} ({_signature(case.args)})"
         checked.append((mine, case))
     for prop in properties:
-        for module, case in checked:
+        for module, case in checked if every_case else checked[:1]:
             problem = prop(module, case)
             if problem:
                 return problem
@@ -540,10 +548,10 @@ def _compare_output(got: Any, want: torch.Tensor, shape: tuple[int, ...], atol: 
 def check_config(
     candidate: Any, step: str, explain: Callable[[nn.Module, nn.Module], str | None] | None = None
 ) -> str | None:
-    """Judge a learner's `NetConfig` for `step` by the network it builds (on the meta device): blocks per stage,
-    stage shapes at 224, parameters and multiply-adds against the step's; `explain(mine, ours)` first says in the
-    step's terms what differs. Then any other field changed from the step's config is named. None when right."""
-    from ..measure import count_macs, count_params, stage_shapes
+    """Judge a learner's `NetConfig` for `step` by the network it builds (on the meta device): `explain(mine, ours)`
+    first says in the step's terms what differs; then any field that differs from the step's config is named; then
+    blocks per stage, stage shapes at 224 and parameters are compared. None when right."""
+    from ..measure import count_params, stage_shapes
     from ..network import NetConfig, Network
     from ..roadmap import get_step
 
@@ -564,6 +572,8 @@ def check_config(
             return problem
     for name in candidate.__dataclass_fields__:
         given, want = getattr(candidate, name), getattr(reference.config, name)
+        if callable(want) or callable(given):  # a class or a function: judged by the network it builds, below
+            continue
         if (tuple(given) if isinstance(given, list) else given) != want:
             return f"`{name}` is {given!r}, step {reference.id}'s {want!r}: change only what the step changes"
     blocks = tuple(len(s.blocks) for s in mine.stages)
@@ -572,9 +582,15 @@ def check_config(
     shapes, want = stage_shapes(mine), stage_shapes(ours)
     if shapes != want:
         return f"your network's stem and stages give {shapes} at 224x224, step {reference.id}'s {want}"
-    for what, fn in (("parameters", count_params), ("multiply-adds", count_macs)):
-        if fn(mine) != fn(ours):
-            return f"your network has {fn(mine):,} {what}, step {reference.id}'s {fn(ours):,}"
+    if count_params(mine) != count_params(ours):
+        return f"your network has {count_params(mine):,} parameters, step {reference.id}'s {count_params(ours):,}"
+    got = {n: tuple(t.shape) for n, t in mine.state_dict().items()}
+    want = {n: tuple(t.shape) for n, t in ours.state_dict().items()}
+    if got != want:
+        name = next(n for n in [*want, *got] if got.get(n) != want.get(n))
+        return (
+            f"your network's `{name}` is {got.get(name, 'missing')}, step {reference.id}'s {want.get(name, 'absent')}"
+        )
     return None
 
 

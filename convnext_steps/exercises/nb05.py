@@ -62,6 +62,13 @@ MISTAKES = (
         lambda m, x: m.shortcut(x) + m.drop_path(_branch(m, x)),
     ),
     Mistake(
+        "bn1 and bn2 are swapped: bn1 normalises pwconv1's output and bn2 the depthwise conv's (each norm has its "
+        "own conv's statistics)",
+        lambda m, x: m.act(
+            m.shortcut(x) + m.drop_path(m.bn3(m.pwconv2(m.act(m.bn1(m.dwconv(m.act(m.bn2(m.pwconv1(x)))))))))
+        ),
+    ),
+    Mistake(
         "the ReLU between bn2 and the last 1x1 conv is missing",
         lambda m, x: m.act(m.shortcut(x) + m.drop_path(m.bn3(m.pwconv2(m.bn2(m.dwconv(m.act(m.bn1(m.pwconv1(x))))))))),
     ),

@@ -90,6 +90,7 @@ def _judge(candidate):
         mistakes=MISTAKES,
         properties=[_narrow_first],
         hints={"dwconv.weight": _NARROW, "bn2.weight": _NARROW},
+        every_case=True,  # the stride-2 block shows where the stride runs
     )
 
 

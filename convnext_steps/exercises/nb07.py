@@ -62,9 +62,7 @@ def _depthwise_problem(conv: nn.Module, channels: int, k: int, stride: int) -> s
         rows = response[0].abs().sum(1).nonzero().flatten()
         reach = int(rows.max() - rows.min() + 1) if len(rows) else 0
         if reach != k:
-            return (
-                f"your dwconv reaches {reach} rows around a point, a {k}x{k} kernel {k}: use the kernel_size argument"
-            )
+            return f"your dwconv reaches {reach} rows around a point; a {k}x{k} kernel reaches {k}: use kernel_size"
     return None
 
 

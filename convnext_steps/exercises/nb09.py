@@ -72,6 +72,8 @@ MISTAKES = (
 
 def _zero_branch_is_identity(module: nn.Module, case: Case) -> str | None:
     """With its last BN's scale and shift at 0 the branch is 0: the block must return its input unchanged."""
+    if case.args["in_dim"] != case.args["dim"] or case.args["stride"] != 1:
+        return None  # a projection shortcut changes the input: only identity-shortcut blocks pass it on
     block = copy.deepcopy(module).eval()
     with torch.no_grad():
         block.bn3.weight.zero_(), block.bn3.bias.zero_()
