@@ -1,7 +1,7 @@
 """Reusing the models where PyTorch users put them (issue 17): torch.fx feature extraction, TorchScript, torch.export,
 torch.compile, the backbone interface under torchvision's FPN, the timm plugin and ONNX in onnxruntime.
 
-Every step, extension and one family member runs at small widths and depths (the same classes as the real
+Every step and extension runs at small widths and depths (the same classes as the real
 networks, so the same code paths) on 64x64 and 96x64 inputs, with randomised weights and BN statistics so that an
 equality check can fail. Tolerances are stated where the check is not exact: ONNX_TOL for onnxruntime (measured
 max |diff| about 1e-6 on these models), EXPORT_TOL for the other PyTorch paths (measured 0: the same kernels).
@@ -24,9 +24,8 @@ from torchvision.models.feature_extraction import create_feature_extractor, get_
 from torchvision.ops import FeaturePyramidNetwork
 
 import convnext_steps.timm_models as timm_models
-from convnext_steps import ALL_STEPS, FAMILY, Network, build_model
+from convnext_steps import ALL_STEPS, Network, build_model, convnext
 from convnext_steps.backbone import Backbone, feature_info
-from convnext_steps.steps.step12_separate_downsampling import CONFIG as STEP12
 from convnext_steps.timm_models import MODEL_NAMES, TimmNetwork, model_name
 
 EXPORT_TOL = 1e-5
@@ -34,7 +33,7 @@ ONNX_TOL = 1e-4
 
 HIERARCHICAL = {"depths": (1, 1, 1, 1), "dims": (16, 32, 64, 128), "stem_dim": 16}
 ISOTROPIC = {"depths": (2,), "dims": (32,), "stem_dim": 32}
-MODELS = [s.id for s in ALL_STEPS] + ["convnext_small"]
+MODELS = [s.id for s in ALL_STEPS]  # the family members are step 12's network: test_family_member_... below
 # torch.export and torch.compile cost seconds a model: these three carry every kind of layer (BN, ReLU, max-pool and
 # projection shortcuts; channels-last LN, GELU, GRN, downsampling layers and the head norm; the 16x16 stem, one stage
 # and layer scale); the other models run in `make test`, marked slow.
@@ -49,13 +48,9 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 def small(name: str, num_classes: int = 10) -> Network:
-    """The model at small widths (and depths: the family member keeps its 36 blocks), randomised, in eval mode."""
-    if name == "convnext_small":
-        member = FAMILY["small"]  # ConvNeXt-S's depths (3, 3, 27, 3), narrow
-        model = Network(STEP12.replace(depths=member.depths, dims=(8, 16, 32, 64), stem_dim=8), num_classes)
-    else:
-        overrides = ISOTROPIC if name.startswith("isotropic") else HIERARCHICAL
-        model = build_model(name, num_classes=num_classes, **overrides)
+    """The model at small widths and depths, randomised, in eval mode."""
+    overrides = ISOTROPIC if name.startswith("isotropic") else HIERARCHICAL
+    model = build_model(name, num_classes=num_classes, **overrides)
     return randomize_(model).eval()
 
 
@@ -105,8 +100,21 @@ def test_torchscript_gives_the_eager_outputs_and_keeps_the_input_check(name):
     for x in inputs(model):
         assert_same(scripted(x), model(x))
         assert_same(scripted.forward_stages(x)[-1], model.forward_stages(x)[-1])
-    with pytest.raises(torch.jit.Error, match=r"ValueError: input 16x64 is too small: the network downsamples by"):
-        scripted(torch.zeros(1, 3, 16, 64))
+    small_side = model.reduction - 1
+    with pytest.raises(
+        torch.jit.Error, match=rf"ValueError: input {small_side}x64 is too small: the network downsample"
+    ):
+        scripted(torch.zeros(1, 3, small_side, 64))
+
+
+def test_family_member_at_full_size_scripts_traces_and_exports_on_the_meta_device():
+    # Step 12's classes (checked above on real numbers) at ConvNeXt-S's 36 blocks: only capture, so no weights.
+    with torch.device("meta"):
+        model = convnext("small").eval()
+        x = torch.zeros(2, 3, 224, 224)
+    assert torch.jit.script(model).forward_stages(x)[-1].shape == (2, 768, 7, 7)
+    assert create_feature_extractor(model, {"stages.2": "c4"})(x)["c4"].shape == (2, 384, 14, 14)
+    assert _export(model, x, 32).module()(x).shape == (2, 1000)
 
 
 def test_jit_trace_gives_the_eager_outputs():
