@@ -33,12 +33,20 @@ ONNX_TOL = 1e-4
 
 HIERARCHICAL = {"depths": (1, 1, 1, 1), "dims": (16, 32, 64, 128), "stem_dim": 16}
 ISOTROPIC = {"depths": (2,), "dims": (32,), "stem_dim": 32}
-MODELS = [s.id for s in ALL_STEPS]  # the family members are step 12's network: test_family_member_... below
-# torch.export and torch.compile cost seconds a model: these three carry every kind of layer (BN, ReLU, max-pool and
+# At the tests' small sizes these steps build the very network of the step before them (they change only depths or
+# widths, which the small sizes override): they run in `make test` only, marked slow.
+SAME_AS_PREVIOUS = ("01_stage_ratio", "04_wider_96", "isotropic_b")
+MODELS = [s.id if s.id not in SAME_AS_PREVIOUS else pytest.param(s.id, marks=pytest.mark.slow) for s in ALL_STEPS]
+# torch.export and torch.compile cost seconds a model: these carry every kind of layer (BN, ReLU, max-pool and
 # projection shortcuts; channels-last LN, GELU, GRN, downsampling layers and the head norm; the 16x16 stem, one stage
-# and layer scale); the other models run in `make test`, marked slow.
-REPRESENTATIVE = ("00_resnet50", "v2_tiny", "isotropic_l")
-SWEEP = [name if name in REPRESENTATIVE else pytest.param(name, marks=pytest.mark.slow) for name in MODELS]
+# and layer scale), and step 12 is compiled; the other models run in `make test` only, marked slow.
+EXPORTED = ("00_resnet50", "v2_tiny", "isotropic_l")
+COMPILED = ("12_separate_downsampling",)
+
+
+def _sweep(fast: tuple[str, ...]) -> list:
+    return [s.id if s.id in fast else pytest.param(s.id, marks=pytest.mark.slow) for s in ALL_STEPS]
+
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::FutureWarning",  # torch.jit.script is deprecated in favour of torch.export / torch.compile
@@ -107,6 +115,7 @@ def test_torchscript_gives_the_eager_outputs_and_keeps_the_input_check(name):
         scripted(torch.zeros(1, 3, small_side, 64))
 
 
+@pytest.mark.slow  # 36 blocks to capture three times
 def test_family_member_at_full_size_scripts_traces_and_exports_on_the_meta_device():
     # Step 12's classes (checked above on real numbers) at ConvNeXt-S's 36 blocks: only capture, so no weights.
     with torch.device("meta"):
@@ -134,7 +143,7 @@ def _export(model: nn.Module, x: torch.Tensor, reduction: int) -> torch.export.E
     return torch.export.export(model, (x,), dynamic_shapes=shapes)
 
 
-@pytest.mark.parametrize("name", SWEEP)
+@pytest.mark.parametrize("name", _sweep(EXPORTED))
 def test_export_with_dynamic_batch_and_spatial_sizes_gives_the_eager_outputs(name):
     model = small(name)
     x, other = inputs(model)
@@ -143,23 +152,13 @@ def test_export_with_dynamic_batch_and_spatial_sizes_gives_the_eager_outputs(nam
         assert_same(program(y), model(y), EXPORT_TOL)
 
 
-@pytest.mark.parametrize("name", SWEEP)
+@pytest.mark.parametrize("name", _sweep(COMPILED))
 def test_compile_fullgraph_with_dynamic_sizes_gives_the_eager_outputs(name):
     model = small(name)
     torch._dynamo.reset()
     compiled = torch.compile(model, fullgraph=True, dynamic=True, backend="eager")  # capture: one graph, no break
     for x in inputs(model):
         assert_same(compiled(x), model(x), EXPORT_TOL)
-
-
-def test_exported_program_saves_and_loads_back(tmp_path):
-    model = small("12_separate_downsampling")
-    x, other = inputs(model)
-    torch.export.save(_export(model, x, model.reduction), tmp_path / "step12.pt2")
-    loaded = torch.export.load(tmp_path / "step12.pt2").module()
-    assert_same(loaded(other), model(other), EXPORT_TOL)
-    with pytest.raises(Exception, match=r"Guard failed: x.size\(\)\[1\] == 3"):  # it checks its own inputs
-        loaded(torch.zeros(1, 4, 64, 64))
 
 
 def test_eager_input_errors_stay_one_line():
@@ -232,17 +231,20 @@ def test_backbone_feeds_a_torchvision_fpn_and_gradients_reach_every_stage():
     assert all(p.grad is None for p in [*model.norm.parameters(), *model.head.parameters()])  # not in the backbone
 
 
-def test_backbone_scripts_traces_and_exports():
+def test_backbone_scripts_traces_and_exports_and_the_program_saves_and_loads_back(tmp_path):
     model = small("12_separate_downsampling")
     backbone = Backbone(model, out_indices=(1, 2, 3))
     x, other = inputs(model)
     want = backbone(other)
-    exported = _export(backbone, x, 32).module()
+    torch.export.save(_export(backbone, x, 32), tmp_path / "step12.pt2")
+    loaded = torch.export.load(tmp_path / "step12.pt2").module()
     extractor = create_feature_extractor(backbone, {"stages.3": "p5"})
-    for got in (torch.jit.script(backbone)(other), exported(other)):
+    for got in (torch.jit.script(backbone)(other), loaded(other)):
         for a, b in zip(got, want):
             assert_same(a, b, EXPORT_TOL)
     assert_same(extractor(other)["p5"], want[-1])
+    with pytest.raises(Exception, match=r"Guard failed: x.size\(\)\[1\] == 3"):  # the program checks its inputs
+        loaded(torch.zeros(1, 4, 64, 64))
 
 
 # 3. The timm plugin.
