@@ -14,7 +14,38 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["NetConfig", "Network", "Stage", "drop_path_rates"]
+__all__ = ["NetConfig", "Network", "Stage", "check_input", "drop_path_rates"]
+
+
+def _shape(shape: list[int]) -> str:
+    """A shape as Python prints a tuple, "(1, 3, 224)", in eager code and TorchScript alike."""
+    return "(" + ", ".join([str(d) for d in shape]) + ("," if len(shape) == 1 else "") + ")"
+
+
+# A leaf in torch.fx graphs (create_feature_extractor), kept there although it returns nothing: the traced graph
+# runs the check on real shapes.
+@torch.fx.wrap
+@torch.fx.node.has_side_effect
+def check_input(x: torch.Tensor, in_chans: int, reduction: int) -> None:
+    """Raise a ValueError naming what was expected when `x` cannot go through a network with these sizes.
+
+    Skipped while torch.compile, torch.export or torch.jit.trace trace the network (dynamo cannot trace the raise
+    with symbolic sizes; jit.trace would bake the branch in): an exported program checks its inputs against the
+    sizes it was exported for, the layers check the rest.
+    """
+    if not torch.jit.is_scripting() and (torch.compiler.is_compiling() or torch.jit.is_tracing()):
+        return
+    if x.dim() != 4:
+        raise ValueError(f"expected a 4-D batch (N, {in_chans}, H, W), got shape {_shape(x.shape)}")
+    if x.shape[1] != in_chans:
+        raise ValueError(
+            f"expected {in_chans} input channels (N, {in_chans}, H, W), got {x.shape[1]} in shape {_shape(x.shape)}"
+        )
+    if min(x.shape[-2], x.shape[-1]) < reduction:
+        raise ValueError(
+            f"input {x.shape[-2]}x{x.shape[-1]} is too small: the network downsamples by {reduction}, "
+            f"so height and width must each be at least {reduction}"
+        )
 
 
 def drop_path_rates(depths: tuple[int, ...], drop_path_rate: float) -> list[float]:
@@ -88,8 +119,10 @@ class Network(nn.Module):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
-        self.config = config
+        self.config = config  # read while building only: TorchScript cannot hold a NetConfig
         self.num_classes = num_classes
+        self.in_chans = config.in_chans  # plain ints for the input check, which must trace and script
+        self.reduction = config.reduction
         self.stem = config.stem(config.in_chans, config.stem_dim)
 
         rates = iter(drop_path_rates(config.depths, config.drop_path_rate))
@@ -111,40 +144,22 @@ class Network(nn.Module):
                 in_dim, stride = dim, 1
             self.stages.append(Stage(downsample, blocks))
 
+        self.num_features = in_dim  # width of the pooled features that the head reads
         self.norm = config.head_norm(in_dim) if config.head_norm is not None else nn.Identity()
         self.head = nn.Linear(in_dim, num_classes)
         self.apply(_init_weights)
 
-    @property
-    def num_features(self) -> int:
-        return self.head.in_features
-
-    def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ValueError naming what was expected when `x` cannot go through the network."""
-        if x.ndim != 4:
-            raise ValueError(f"expected a 4-D batch (N, {self.config.in_chans}, H, W), got shape {tuple(x.shape)}")
-        if x.shape[1] != self.config.in_chans:
-            raise ValueError(
-                f"expected {self.config.in_chans} input channels (N, {self.config.in_chans}, H, W), "
-                f"got {x.shape[1]} in shape {tuple(x.shape)}"
-            )
-        smallest = self.config.reduction
-        if min(x.shape[-2:]) < smallest:
-            raise ValueError(
-                f"input {x.shape[-2]}x{x.shape[-1]} is too small: the network downsamples by {smallest}, "
-                f"so height and width must each be at least {smallest}"
-            )
-
+    @torch.jit.export  # scripted models keep it
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps after the stem and after each stage (for shape checks and probing)."""
-        self.check_input(x)
+        check_input(x, self.in_chans, self.reduction)
         feats = [self.stem(x)]
         for stage in self.stages:
             feats.append(stage(feats[-1]))
         return feats
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        check_input(x, self.in_chans, self.reduction)
         x = self.stem(x)
         for stage in self.stages:
             x = stage(x)

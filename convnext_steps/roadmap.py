@@ -73,6 +73,10 @@ class Step:
 
     def build(self, num_classes: int = 1000, **overrides) -> Network:
         """This step's network; `overrides` replace fields of its `NetConfig` (e.g. kernel_size=5)."""
+        return Network(self.config_with(**overrides), num_classes)
+
+    def config_with(self, **overrides) -> NetConfig:
+        """This step's `NetConfig` with `overrides`, refused where they would not give this step's design."""
         if overrides.get("layer_scale_init_value") is not None and self.config.layer_scale_init_value is None:
             why = " (it arrives with the final step)" if self in ROADMAP else ""
             raise ValueError(f"step {self.id} has no layer scale{why}")
@@ -83,7 +87,7 @@ class Step:
                 f"same stem width (e.g. depths=(6,), dims=(192,), stem_dim=192; --depths 6 --dims 192 --stem-dim 192 "
                 f"on the command line), got depths {config.depths}, dims {config.dims}, stem_dim {config.stem_dim}"
             )
-        return Network(config, num_classes)
+        return config
 
 
 _ROADMAP_MODULES = (

@@ -18,7 +18,7 @@ from notebook_files import source as _source
 
 from convnext_steps import STEP_IDS
 
-EXTRA = ["13_roadmap_comparison", "14_common_pitfalls", "15_training_the_variants"]
+EXTRA = ["13_roadmap_comparison", "14_common_pitfalls", "15_training_the_variants", "19_backbone_and_export"]
 
 
 def _all_notebooks() -> list[Path]:
