@@ -13,7 +13,7 @@ from PIL import Image
 from test_train import TINY
 
 from convnext_steps.train import main
-from convnext_steps.training import datacheck
+from convnext_steps.training import sweep as sweep_module
 from convnext_steps.training.datacheck import check_data, class_difference
 from convnext_steps.training.sweep import check_data_once
 
@@ -129,7 +129,7 @@ def test_a_sweep_checks_its_folder_before_the_first_run(tmp_path, capsys, monkey
     assert main([*sweep, "--output", str(root)]) == 0
     assert sorted(os.listdir(root)) == ["12_separate_downsampling", "data-check.json", *RESULTS, "sweep.json"]
     calls = []
-    monkeypatch.setattr(datacheck, "check_data", lambda *a, **k: calls.append(a) or check_data(*a, **k))
+    monkeypatch.setattr(sweep_module, "check_data", lambda *a, **k: calls.append(a) or check_data(*a, **k))
     extended = [*sweep[:4], "0", "1", *sweep[5:]]  # one more seed: the unchanged folder is not decoded again
     assert extended[3:6] == ["--seeds", "0", "1"] and main([*extended, "--output", str(root)]) == 0
     assert calls == []
