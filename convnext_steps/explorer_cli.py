@@ -390,54 +390,18 @@ def run_explore(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     overrides = {} if args.kernel_size is None else {"kernel_size": args.kernel_size}
-    given = [name for name, value in (("--changes", args.changes), ("--without", args.without)) if value is not None]
-    tables = [
-        name
-        for name, on in (("--leave-one-out", args.leave_one_out), ("--add-one", args.add_one), ("--all", args.all))
-        if on
-    ]
-    if len(given) == 2:
-        return _fail("give --changes (ResNet-50 plus them) or --without (ConvNeXt-T minus them), not both")
-    if given and tables or not (given or tables):
-        return _fail(
-            f"{' and '.join(given + tables)} together: give one of --changes SET, --without SET, --leave-one-out, "
-            "--add-one, --all"
-            if given
-            else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
-        )
-    if args.whole and not args.all:
-        return _fail("--whole goes with --all (it builds every whole network instead of counting by parts)")
+    problem = _choice_problem(args)
+    if problem:
+        return _fail(problem)
     if args.all:
-        if args.latency or args.diff_against or args.plot or overrides:
-            return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
-        report = all_combinations(args.image_size, progress=True, whole=args.whole)
-        if args.json:
-            print(json.dumps(report))
-            return 0
-        rows = report["rows"]
-        print(
-            f"{report['valid']} of {report['total']} change sets are valid networks "
-            f"({len(report['refused'])} refused); all counted at {args.image_size}x{args.image_size} in "
-            f"{report['seconds']:.0f} s ("
-            + (
-                "each whole network built and run forward on the meta device)"
-                if args.whole
-                else "each distinct stem, block, downsampling layer and head counted once; --whole builds each network)"
-            )
-        )
-        for key, unit, scale in (("params", "M params", 1e6), ("gmacs", "GMACs", 1)):
-            low, high = min(rows, key=lambda r: r[key]), max(rows, key=lambda r: r[key])
-            print(
-                f"{unit}: fewest {low[key] / scale:.2f} ({low['name']}), most {high[key] / scale:.2f} ({high['name']})"
-            )
-        return 0
+        return _run_all(args, overrides)
+    chosen = other = None
     if args.changes is not None or args.without is not None:
         if args.plot:
             return _fail("--plot draws the tables (--leave-one-out, --add-one)")
         chosen = parse_changes(args.changes) if args.changes is not None else ALL - parse_changes(args.without)
         other = resolve(args.diff_against) if args.diff_against else None
-        row = variant_row(chosen, args.image_size, erf=not args.no_erf, **overrides)
-        rows, kind = [row], "variant"
+        rows, kind = [variant_row(chosen, args.image_size, erf=not args.no_erf, **overrides)], "variant"
     else:
         if args.diff_against:
             return _fail("--diff-against compares one variant (--changes or --without) with another")
@@ -457,14 +421,65 @@ def _run(args: argparse.Namespace) -> int:
         from .explorer_plots import save_variants_figure  # start-up cost, as check_writable above
 
         save_variants_figure(rows, args.plot, title=kind)
+    _print_rows(args, rows, kind, chosen, other)
+    return 0
+
+
+def _choice_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the choice of --changes, --without and the tables, if anything."""
+    given = [name for name, value in (("--changes", args.changes), ("--without", args.without)) if value is not None]
+    tables = [
+        name
+        for name, on in (("--leave-one-out", args.leave_one_out), ("--add-one", args.add_one), ("--all", args.all))
+        if on
+    ]
+    if len(given) == 2:
+        return "give --changes (ResNet-50 plus them) or --without (ConvNeXt-T minus them), not both"
+    if given and tables or not (given or tables):
+        return (
+            f"{' and '.join(given + tables)} together: give one of --changes SET, --without SET, --leave-one-out, "
+            "--add-one, --all"
+            if given
+            else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
+        )
+    if args.whole and not args.all:
+        return "--whole goes with --all (it builds every whole network instead of counting by parts)"
+    return None
+
+
+def _run_all(args: argparse.Namespace, overrides: dict) -> int:
+    if args.latency or args.diff_against or args.plot or overrides:
+        return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
+    report = all_combinations(args.image_size, progress=True, whole=args.whole)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    rows = report["rows"]
+    print(
+        f"{report['valid']} of {report['total']} change sets are valid networks "
+        f"({len(report['refused'])} refused); all counted at {args.image_size}x{args.image_size} in "
+        f"{report['seconds']:.0f} s ("
+        + (
+            "each whole network built and run forward on the meta device)"
+            if args.whole
+            else "each distinct stem, block, downsampling layer and head counted once; --whole builds each network)"
+        )
+    )
+    for key, unit, scale in (("params", "M params", 1e6), ("gmacs", "GMACs", 1)):
+        low, high = min(rows, key=lambda r: r[key]), max(rows, key=lambda r: r[key])
+        print(f"{unit}: fewest {low[key] / scale:.2f} ({low['name']}), most {high[key] / scale:.2f} ({high['name']})")
+    return 0
+
+
+def _print_rows(args: argparse.Namespace, rows: list[dict], kind: str, chosen, other) -> None:
     if args.json:
         report = {"image_size": args.image_size, "kind": kind, "rows": rows}
         if kind == "variant" and args.diff_against:
             report["diff"] = variant_diff(chosen, other)
         print(json.dumps(report, indent=2))
-        return 0
+        return
     if kind == "variant":
-        print(_single(row, args.image_size))
+        print(_single(rows[0], args.image_size))
         if args.diff_against:
             print("\n" + variant_diff(chosen, other), end="")
     else:
@@ -472,4 +487,3 @@ def _run(args: argparse.Namespace) -> int:
         print(format_rows(rows, title, args.image_size, reference=rows[0]))
     if args.plot:
         print(f"figure: {args.plot}")
-    return 0
