@@ -29,7 +29,16 @@ from .measure import count_params, peak_memory_bytes, time_interleaved
 from .precision import AMP_DTYPES, amp_dtype, autocast
 from .roadmap import ROADMAP, get_step
 
-__all__ = ["BenchSetup", "bench_steps", "bench_vs_peers", "peer_models", "import_timm", "MODES", "CLOCKS"]
+__all__ = [
+    "BenchSetup",
+    "time_models",
+    "bench_steps",
+    "bench_vs_peers",
+    "peer_models",
+    "import_timm",
+    "MODES",
+    "CLOCKS",
+]
 
 MODES = ("inference", "train")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -201,6 +210,17 @@ def _progress(total: int):
     return tqdm(total=total, unit="call", leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
+def time_models(models: dict[str, nn.Module], setup: BenchSetup) -> dict[str, dict]:
+    """Time named models together, one call of each per interleaved round (so a change of load hits all alike):
+    per name and mode of `setup.modes`, the median batch, its spread, throughput and peak memory."""
+    return _time_runners({name: _Runner(model, setup) for name, model in models.items()}, setup)
+
+
+def _time_runners(runners: dict[str, _Runner], setup: BenchSetup) -> dict[str, dict]:
+    with _progress(len(runners) * len(setup.modes) * setup.rounds) as bar:
+        return _measure(runners, setup, bar)
+
+
 def bench_steps(setup: BenchSetup, steps=None, optimized: bool = False) -> dict:
     """Measure roadmap steps (all, or the given indices / ids), one after the other, each on its own.
 
@@ -277,8 +297,7 @@ def bench_vs_peers(setup: BenchSetup) -> dict:
         for name, runner in runners.items():
             runner.model.eval()
             logits[name] = runner.infer(eager=True).float()
-    with _progress(len(runners) * len(setup.modes) * setup.rounds) as bar:
-        results = _measure(runners, setup, bar)
+    results = _time_runners(runners, setup)
     if hasattr(os, "getloadavg"):
         report["load_average"].append(os.getloadavg())
     for name, model in models.items():

@@ -58,6 +58,7 @@ from torch import nn
 
 from .layers import LN_EPS, DropPath, LayerNorm2d
 from .network import NetConfig, Network
+from .roadmap import ROADMAP, STEP_IDS
 
 __all__ = [
     "Change",
@@ -88,67 +89,67 @@ class Change:
     step: str  # the roadmap step that makes it
 
 
-def _changes() -> tuple[Change, ...]:
-    rows = [
-        ("01", "stage_ratio", "Blocks per stage (3, 4, 6, 3) become (3, 3, 9, 3), Swin-T's 1:1:3:1."),
-        (
-            "02",
-            "patchify_stem",
-            "The stem (7x7 stride-2 conv, norm, activation, 3x3 stride-2 max-pool) becomes a 4x4 stride-4 conv "
-            "and a norm: the same 4x reduction, without overlap, activation or pool.",
-        ),
-        (
-            "03",
-            "depthwise_conv",
-            "The block's k x k conv becomes depthwise (groups = its channels) wherever it sits, and is named dwconv.",
-        ),
-        ("04", "wider_96", "The base width goes from 64 to 96: the stem and every stage are 1.5x wider."),
-        (
-            "05",
-            "inverted_bottleneck",
-            "The block keeps the stage width (base x 1, 2, 4, 8) at its ends and is 4x wider inside, instead of "
-            "4x narrower inside a 4x wider stage.",
-        ),
-        (
-            "06",
-            "dwconv_up",
-            "The k x k conv (with its norm and activation) moves to the top of the block, before the two 1x1 "
-            "convs, on the block's input width.",
-        ),
-        ("07", "kernel_7x7", "The block's k x k conv is 7x7 instead of 3x3."),
-        ("08", "gelu", "Every ReLU becomes a GELU, in the blocks and in the ResNet stem."),
-        (
-            "09",
-            "fewer_activations",
-            "A block keeps one activation, the one after pwconv1: none after the k x k conv, none after the sum.",
-        ),
-        (
-            "10",
-            "fewer_norms",
-            "A block keeps one norm of its three, the one after the k x k conv (named norm); the 1x1 convs get a bias.",
-        ),
-        (
-            "11",
-            "layernorm",
-            "Every BatchNorm (stem, blocks, shortcuts, downsampling layers, head norm) becomes a LayerNorm over "
-            "channels.",
-        ),
-        (
-            "12a",
-            "separate_downsampling",
-            "Stages 2-4 start with a separate layer (norm, then a 2x2 stride-2 conv) instead of a stride-2 first "
-            "block with a projection shortcut.",
-        ),
-        ("12b", "head_norm", "A norm of the network's kind on the pooled features, before the classifier."),
-        (
-            "12c",
-            "layer_scale",
-            "Each block's residual branch is multiplied by a learned per-channel gain (gamma, 1e-6 at init).",
-        ),
-    ]
-    from .roadmap import STEP_IDS
+# (id, name, meaning): one row per atomic change, in the roadmap's order.
+_ROWS = (
+    ("01", "stage_ratio", "Blocks per stage (3, 4, 6, 3) become (3, 3, 9, 3), Swin-T's 1:1:3:1."),
+    (
+        "02",
+        "patchify_stem",
+        "The stem (7x7 stride-2 conv, norm, activation, 3x3 stride-2 max-pool) becomes a 4x4 stride-4 conv "
+        "and a norm: the same 4x reduction, without overlap, activation or pool.",
+    ),
+    (
+        "03",
+        "depthwise_conv",
+        "The block's k x k conv becomes depthwise (groups = its channels) wherever it sits, and is named dwconv.",
+    ),
+    ("04", "wider_96", "The base width goes from 64 to 96: the stem and every stage are 1.5x wider."),
+    (
+        "05",
+        "inverted_bottleneck",
+        "The block keeps the stage width (base x 1, 2, 4, 8) at its ends and is 4x wider inside, instead of "
+        "4x narrower inside a 4x wider stage.",
+    ),
+    (
+        "06",
+        "dwconv_up",
+        "The k x k conv (with its norm and activation) moves to the top of the block, before the two 1x1 "
+        "convs, on the block's input width.",
+    ),
+    ("07", "kernel_7x7", "The block's k x k conv is 7x7 instead of 3x3."),
+    ("08", "gelu", "Every ReLU becomes a GELU, in the blocks and in the ResNet stem."),
+    (
+        "09",
+        "fewer_activations",
+        "A block keeps one activation, the one after pwconv1: none after the k x k conv, none after the sum.",
+    ),
+    (
+        "10",
+        "fewer_norms",
+        "A block keeps one norm of its three, the one after the k x k conv (named norm); the 1x1 convs get a bias.",
+    ),
+    (
+        "11",
+        "layernorm",
+        "Every BatchNorm (stem, blocks, shortcuts, downsampling layers, head norm) becomes a LayerNorm over channels.",
+    ),
+    (
+        "12a",
+        "separate_downsampling",
+        "Stages 2-4 start with a separate layer (norm, then a 2x2 stride-2 conv) instead of a stride-2 first "
+        "block with a projection shortcut.",
+    ),
+    ("12b", "head_norm", "A norm of the network's kind on the pooled features, before the classifier."),
+    (
+        "12c",
+        "layer_scale",
+        "Each block's residual branch is multiplied by a learned per-channel gain (gamma, 1e-6 at init).",
+    ),
+)
 
-    return tuple(Change(i, name, meaning, STEP_IDS[int(i[:2])]) for i, name, meaning in rows)
+
+def _changes() -> tuple[Change, ...]:
+    return tuple(Change(i, name, meaning, STEP_IDS[int(i[:2])]) for i, name, meaning in _ROWS)
 
 
 CHANGES: tuple[Change, ...] = _changes()
@@ -174,8 +175,6 @@ def _valid_names() -> str:
 
 def _token(token: str) -> frozenset[str]:
     """One name -> the atomic change ids it stands for."""
-    from .roadmap import STEP_IDS
-
     key = token.strip().lower()
     if key.isdigit() and len(key) == 1:
         key = key.zfill(2)  # "7" is "07", as for steps
@@ -260,8 +259,6 @@ def variant_name(changes: str | Iterable[str]) -> str:
 
 def variant_step(changes: str | Iterable[str]):
     """The roadmap `Step` whose change set this is (a prefix of the paper's order), or None."""
-    from .roadmap import ROADMAP
-
     chosen = parse_changes(changes)
     return next((ROADMAP[k] for k, p in enumerate(PREFIXES) if p == chosen), None)
 

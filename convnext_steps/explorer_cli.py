@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import math
 import sys
@@ -22,10 +23,14 @@ import types
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
 
+from . import design
 from .argtypes import image_size, non_negative_int, positive_int
+from .bench import BenchSetup, time_models
 from .explorer import ALL, CHANGE_IDS, CHANGES, PREFIXES, build_variant, parse_changes, variant_config, variant_name
 from .measure import count_macs, count_params, effective_receptive_field, erf_extent, reach, receptive_field
+from .roadmap import EXTENSION_IDS, ROADMAP, STEP_IDS, Step, get_step
 
 __all__ = [
     "variant_row",
@@ -63,16 +68,10 @@ def variant_row(changes, image_size: int = 224, erf: bool = False, **overrides) 
         "rf_px": rf,
     }
     step = next((k for k, p in enumerate(PREFIXES) if p == chosen), None)
-    row["step"] = None if step is None else _step_id(step)
+    row["step"] = None if step is None else STEP_IDS[step]
     if erf:
         row["erf_px"] = erf_px(chosen, **overrides)
     return row
-
-
-def _step_id(k: int) -> str:
-    from .roadmap import STEP_IDS
-
-    return STEP_IDS[k]
 
 
 def erf_px(changes, **overrides) -> int | None:
@@ -155,10 +154,6 @@ def all_combinations(image_size: int = 224, progress: bool = False, whole: bool 
     """Every valid change set with its params, MACs and receptive field; how many of the 2^14 are valid, and how
     long it took. By parts (`costs_by_parts`), or with `whole=True` each whole network built and run forward on
     the meta device (the same numbers, many times slower)."""
-    import itertools
-
-    from tqdm import tqdm
-
     start = time.perf_counter()
     rows, refused = [], []
     subsets = [s for n in range(len(CHANGE_IDS) + 1) for s in itertools.combinations(CHANGE_IDS, n)]
@@ -193,15 +188,12 @@ def all_combinations(image_size: int = 224, progress: bool = False, whole: bool 
 def latency_rows(rows: list[dict], device: str = "cpu", batch_size: int = 8, image_size: int = 224, **setup) -> None:
     """Add `latency_ms` (median inference batch) and `img_per_s` to each row: every variant is timed in the same
     interleaved rounds (`bench`), one call of each per round, so that a change of load hits all alike."""
-    from .bench import BenchSetup, _measure, _progress, _Runner
-
     bench_setup = BenchSetup(device=device, batch_size=batch_size, image_size=image_size, modes=("inference",), **setup)
-    runners = {}
+    models = {}
     for row in rows:
-        torch.manual_seed(0)
-        runners[row["name"]] = _Runner(build_variant(row["changes"]), bench_setup)
-    with _progress(len(runners) * bench_setup.rounds) as bar:
-        results = _measure(runners, bench_setup, bar)
+        torch.manual_seed(0)  # every variant from the same seed
+        models[row["name"]] = build_variant(row["changes"])
+    results = time_models(models, bench_setup)
     for row in rows:
         inference = results[row["name"]]["inference"]
         row["latency_ms"] = inference["median_ms"]
@@ -214,8 +206,6 @@ def latency_rows(rows: list[dict], device: str = "cpu", batch_size: int = 8, ima
 
 def resolve(text: str) -> frozenset[str]:
     """A step (index, id or id prefix: `12` is step 12, ConvNeXt-T) or a variant (`resnet50+07`, `02,03`)."""
-    from .roadmap import EXTENSION_IDS, get_step
-
     try:
         step = get_step(text)
     except ValueError:
@@ -226,8 +216,6 @@ def resolve(text: str) -> frozenset[str]:
 
 
 def _as_step(changes: frozenset[str]):
-    from .roadmap import ROADMAP, Step
-
     k = next((k for k, p in enumerate(PREFIXES) if p == changes), None)
     if k is not None:
         return ROADMAP[k]
@@ -243,8 +231,6 @@ def _options(value) -> dict:
 def variant_diff(a, b) -> str:
     """What changes from variant `a` to variant `b`: the changes `b` adds and removes (with their meanings), the
     NetConfig fields and component options that change; where both are roadmap steps, `design_diff`'s code diff."""
-    from . import design
-
     a, b = parse_changes(a), parse_changes(b)
     step_a, step_b = _as_step(a), _as_step(b)
     label = {x: variant_name(x) + (f" (step {s.id})" if s.index >= 0 else "") for x, s in ((a, step_a), (b, step_b))}
@@ -404,54 +390,18 @@ def run_explore(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     overrides = {} if args.kernel_size is None else {"kernel_size": args.kernel_size}
-    given = [name for name, value in (("--changes", args.changes), ("--without", args.without)) if value is not None]
-    tables = [
-        name
-        for name, on in (("--leave-one-out", args.leave_one_out), ("--add-one", args.add_one), ("--all", args.all))
-        if on
-    ]
-    if len(given) == 2:
-        return _fail("give --changes (ResNet-50 plus them) or --without (ConvNeXt-T minus them), not both")
-    if given and tables or not (given or tables):
-        return _fail(
-            f"{' and '.join(given + tables)} together: give one of --changes SET, --without SET, --leave-one-out, "
-            "--add-one, --all"
-            if given
-            else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
-        )
-    if args.whole and not args.all:
-        return _fail("--whole goes with --all (it builds every whole network instead of counting by parts)")
+    problem = _choice_problem(args)
+    if problem:
+        return _fail(problem)
     if args.all:
-        if args.latency or args.diff_against or args.plot or overrides:
-            return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
-        report = all_combinations(args.image_size, progress=True, whole=args.whole)
-        if args.json:
-            print(json.dumps(report))
-            return 0
-        rows = report["rows"]
-        print(
-            f"{report['valid']} of {report['total']} change sets are valid networks "
-            f"({len(report['refused'])} refused); all counted at {args.image_size}x{args.image_size} in "
-            f"{report['seconds']:.0f} s ("
-            + (
-                "each whole network built and run forward on the meta device)"
-                if args.whole
-                else "each distinct stem, block, downsampling layer and head counted once; --whole builds each network)"
-            )
-        )
-        for key, unit, scale in (("params", "M params", 1e6), ("gmacs", "GMACs", 1)):
-            low, high = min(rows, key=lambda r: r[key]), max(rows, key=lambda r: r[key])
-            print(
-                f"{unit}: fewest {low[key] / scale:.2f} ({low['name']}), most {high[key] / scale:.2f} ({high['name']})"
-            )
-        return 0
+        return _run_all(args, overrides)
+    chosen = other = None
     if args.changes is not None or args.without is not None:
         if args.plot:
             return _fail("--plot draws the tables (--leave-one-out, --add-one)")
         chosen = parse_changes(args.changes) if args.changes is not None else ALL - parse_changes(args.without)
         other = resolve(args.diff_against) if args.diff_against else None
-        row = variant_row(chosen, args.image_size, erf=not args.no_erf, **overrides)
-        rows, kind = [row], "variant"
+        rows, kind = [variant_row(chosen, args.image_size, erf=not args.no_erf, **overrides)], "variant"
     else:
         if args.diff_against:
             return _fail("--diff-against compares one variant (--changes or --without) with another")
@@ -460,7 +410,7 @@ def _run(args: argparse.Namespace) -> int:
         rows = (leave_one_out if args.leave_one_out else add_one)(args.image_size, erf=args.erf)
         kind = "leave-one-out" if args.leave_one_out else "add-one"
     if args.plot:
-        from .explorer_plots import check_writable
+        from .explorer_plots import check_writable  # start-up cost: matplotlib only when --plot draws
 
         check_writable(args.plot)  # before measuring: a bad path costs nothing
     if args.latency:
@@ -468,17 +418,68 @@ def _run(args: argparse.Namespace) -> int:
             return _fail("--latency times the variants as built (no --kernel-size)")
         latency_rows(rows, args.device, args.batch_size, args.image_size, rounds=args.rounds, warmup=args.warmup)
     if args.plot:
-        from .explorer_plots import save_variants_figure
+        from .explorer_plots import save_variants_figure  # start-up cost, as check_writable above
 
         save_variants_figure(rows, args.plot, title=kind)
+    _print_rows(args, rows, kind, chosen, other)
+    return 0
+
+
+def _choice_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the choice of --changes, --without and the tables, if anything."""
+    given = [name for name, value in (("--changes", args.changes), ("--without", args.without)) if value is not None]
+    tables = [
+        name
+        for name, on in (("--leave-one-out", args.leave_one_out), ("--add-one", args.add_one), ("--all", args.all))
+        if on
+    ]
+    if len(given) == 2:
+        return "give --changes (ResNet-50 plus them) or --without (ConvNeXt-T minus them), not both"
+    if given and tables or not (given or tables):
+        return (
+            f"{' and '.join(given + tables)} together: give one of --changes SET, --without SET, --leave-one-out, "
+            "--add-one, --all"
+            if given
+            else "give one of --changes SET, --without SET, --leave-one-out, --add-one, --all"
+        )
+    if args.whole and not args.all:
+        return "--whole goes with --all (it builds every whole network instead of counting by parts)"
+    return None
+
+
+def _run_all(args: argparse.Namespace, overrides: dict) -> int:
+    if args.latency or args.diff_against or args.plot or overrides:
+        return _fail("--all counts params and MACs only (no --latency, --diff-against, --plot, --kernel-size)")
+    report = all_combinations(args.image_size, progress=True, whole=args.whole)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    rows = report["rows"]
+    print(
+        f"{report['valid']} of {report['total']} change sets are valid networks "
+        f"({len(report['refused'])} refused); all counted at {args.image_size}x{args.image_size} in "
+        f"{report['seconds']:.0f} s ("
+        + (
+            "each whole network built and run forward on the meta device)"
+            if args.whole
+            else "each distinct stem, block, downsampling layer and head counted once; --whole builds each network)"
+        )
+    )
+    for key, unit, scale in (("params", "M params", 1e6), ("gmacs", "GMACs", 1)):
+        low, high = min(rows, key=lambda r: r[key]), max(rows, key=lambda r: r[key])
+        print(f"{unit}: fewest {low[key] / scale:.2f} ({low['name']}), most {high[key] / scale:.2f} ({high['name']})")
+    return 0
+
+
+def _print_rows(args: argparse.Namespace, rows: list[dict], kind: str, chosen, other) -> None:
     if args.json:
         report = {"image_size": args.image_size, "kind": kind, "rows": rows}
         if kind == "variant" and args.diff_against:
             report["diff"] = variant_diff(chosen, other)
         print(json.dumps(report, indent=2))
-        return 0
+        return
     if kind == "variant":
-        print(_single(row, args.image_size))
+        print(_single(rows[0], args.image_size))
         if args.diff_against:
             print("\n" + variant_diff(chosen, other), end="")
     else:
@@ -486,4 +487,3 @@ def _run(args: argparse.Namespace) -> int:
         print(format_rows(rows, title, args.image_size, reference=rows[0]))
     if args.plot:
         print(f"figure: {args.plot}")
-    return 0

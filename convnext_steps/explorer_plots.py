@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .checkpoint import save_atomic
+
 __all__ = ["variants_figure", "save_variants_figure", "check_writable"]
 
 _REFERENCE, _MORE, _LESS = "#636363", "#d95f0e", "#3182bd"  # the first row, more than it, less than it
@@ -47,8 +49,6 @@ def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
 
 def save_variants_figure(rows: Sequence[Mapping], path: str | os.PathLike, title: str = "") -> None:
     """Draw `variants_figure` and write it to `path` (PNG) atomically; an OSError names the path."""
-    from .training.checkpoint import save_atomic
-
     check_writable(path)
     fig = variants_figure(rows, title)
     try:

@@ -301,15 +301,6 @@ def block_drop_path_rates(model: nn.Module) -> list[float]:
     return [block.drop_path.p for stage in model.stages for block in stage.blocks]
 
 
-def __getattr__(name: str):
-    # Notebook 13 imports measure_roadmap from here; it lives in `roadmap` now, which imports this module.
-    if name == "measure_roadmap":
-        from .roadmap import measure_roadmap  # import order: a top-level import would be a cycle
-
-        return measure_roadmap
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # Operator kinds for `operator_costs`, in display order; "other": the work outside these layers (permutes, the
 # residual add, layer scale's multiply, reshapes), timed as what is left of the forward pass.
 OPERATOR_KINDS = ("dense conv", "1x1 conv / linear", "depthwise conv", "norm", "activation", "pool", "other")

@@ -16,12 +16,7 @@ from IPython.display import Markdown
 from torch import nn
 
 from .design import design_diff
-from .measure import (  # count_calls: notebooks 08-10 and exercises import it here
-    count_calls,
-    count_macs,
-    count_params,
-    stage_shapes,
-)
+from .measure import count_macs, count_params, stage_shapes
 from .roadmap import Step, get_step
 from .trace import format_trace, trace_block, trace_stem
 
@@ -34,7 +29,6 @@ __all__ = [
     "paper_check",
     "step_row",
     "format_table",
-    "count_calls",
 ]
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from .measure import erf_extent
+from .measure import erf_extent, eval_mode
 from .roadmap import ROADMAP
 
 __all__ = [
@@ -609,11 +609,10 @@ def block_layer_macs(block: nn.Module, input_shape: Sequence[int]) -> list[tuple
 
     handles = [m.register_forward_hook(hook) for m in names if isinstance(m, (nn.Conv2d, nn.Linear))]
     device = next(block.parameters()).device
-    was_training = block.training
     try:
-        block.eval()(torch.zeros(1, *input_shape, device=device))
+        with eval_mode(block):
+            block(torch.zeros(1, *input_shape, device=device))
     finally:
-        block.train(was_training)
         for handle in handles:
             handle.remove()
     return calls

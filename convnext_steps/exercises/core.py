@@ -27,6 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..measure import count_params, stage_shapes
+from ..network import NetConfig, Network
+from ..roadmap import build_model, get_step
+
 __all__ = [
     "Verdict",
     "Exercise",
@@ -184,9 +188,6 @@ def in_network(exercise: BuildIt, candidate: Any, image_size: int = 64, batch: i
 
     Not solved yet: "skipped: exercise NN.k not solved yet" (deterministic, so a notebook runs before it is solved).
     """
-    from ..network import Network
-    from ..roadmap import get_step
-
     if exercise.step is None:
         raise ValueError(f"exercise {exercise.id} does not go into a network")
     if not exercise.check(candidate):
@@ -551,10 +552,6 @@ def check_config(
     """Judge a learner's `NetConfig` for `step` by the network it builds (on the meta device): `explain(mine, ours)`
     first says in the step's terms what differs; then any field that differs from the step's config is named; then
     blocks per stage, stage shapes at 224 and parameters are compared. None when right."""
-    from ..measure import count_params, stage_shapes
-    from ..network import NetConfig, Network
-    from ..roadmap import get_step
-
     if candidate is None:
         raise NotAttempted
     if not isinstance(candidate, NetConfig):
@@ -599,7 +596,5 @@ def check_config(
 
 def meta_model(step: str, **overrides) -> nn.Module:
     """A step's network on the meta device: structure and counts, no weights, no cost."""
-    from ..roadmap import build_model
-
     with torch.device("meta"):
         return build_model(step, **overrides)

@@ -7,14 +7,13 @@ import copy
 import torch
 from torch import nn
 
+from ..family import convnext
+from ..measure import count_calls
 from ..steps import step09_fewer_activations
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, run
 
 
 def _calls_family(size: str, kind: type) -> int:
-    from ..family import convnext
-    from ..notebook import count_calls
-
     with torch.device("meta"):  # calls are counted on shapes alone
         model = convnext(size)
     return count_calls(model, kind)
@@ -26,7 +25,7 @@ EXERCISES = (
         "ConvNeXt-S has 36 blocks (3, 3, 27, 3). How many GELU calls does one forward pass of it make?",
         lambda: _calls_family("small", nn.GELU),
         "One GELU per block, between the two 1x1 convs, and none anywhere else: 36.",
-        "count the activations in one block (notebook.count_calls(model, nn.GELU) measures a whole network).",
+        "count the activations in one block (measure.count_calls(model, nn.GELU) measures a whole network).",
     ),
 )
 

@@ -16,7 +16,7 @@ from torch import nn
 from .. import pitfalls
 from ..layers import LayerNorm2d
 from ..measure import count_macs, count_params, stage_shapes
-from ..network import Network, drop_path_rates
+from ..network import NetConfig, Network, drop_path_rates
 from ..steps import step03_depthwise_conv, step11_layernorm, step12_separate_downsampling
 from .core import BuildIt, Case, Mistake, NotAttempted, check_config, check_module, run
 
@@ -213,8 +213,6 @@ def _grouped_judge(candidate):
 
 
 def _downsample_still(candidate) -> str | None:
-    from ..network import NetConfig
-
     if not isinstance(candidate, NetConfig):
         return None
     with torch.device("meta"):

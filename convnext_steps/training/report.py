@@ -144,7 +144,7 @@ def sweep_figure(table: Sequence[dict], title: str = ""):
     import matplotlib  # start-up cost: matplotlib only when a sweep draws its figure
 
     matplotlib.use("Agg", force=False)  # import order: the backend before pyplot, for headless runs
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after matplotlib.use, above
 
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(table) + 1.6))
     ys = [-i for i in range(len(table))]
