@@ -538,3 +538,9 @@ def test_plausible_mistakes_fail_with_what_is_wrong(exercise_id, candidate, mess
     verdict = exercises.check(exercise_id, candidate)
     assert verdict.ok is False and repr(verdict).startswith(f"{exercise_id} not yet: "), repr(verdict)
     assert message in repr(verdict) and "\n" not in repr(verdict)
+
+
+def test_a_prediction_made_from_the_hint_is_accepted_and_the_old_share_is_not():
+    # 01.1's hint (a block costs about the same in every stage) gives 9/18 = 50 %; the measured share is 47 %.
+    assert exercises.check("01.1", 50) and exercises.check("01.1", 47)
+    assert not exercises.check("01.1", 36)  # ResNet-50's share, unchanged: the stage ratio was ignored

@@ -19,7 +19,7 @@ EXERCISES = (
         lambda: _stage_share("01", 3),
         "Nine of its 18 blocks sit in stage 3 (14x14): almost half the compute.",
         "use measure.stage_costs(model) and divide stage 3's macs by the total.",
-        tolerance=0.03,
+        tolerance=0.1,  # a prediction: the hint (a block costs the same everywhere) gives 50, near enough
         unit="%",
     ),
 )
