@@ -9,7 +9,8 @@ NBVAL := --nbval --nbval-sanitize-with notebooks/sanitize.cfg
 # One worker per core; --dist loadfile keeps all cells of a notebook (and all tests of a file) on one worker.
 XDIST := -n auto --dist loadfile
 # What `make notebooks` stores is what `make test` re-runs: same hash seed, one torch thread per worker and kernel.
-RUN_ENV := PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+# PYTHONDONTWRITEBYTECODE= (empty: off): every kernel would otherwise recompile the package (~0.6 s a notebook).
+RUN_ENV := PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1 PYTHONDONTWRITEBYTECODE=
 PYTEST := $(RUN_ENV) $(PY) -m pytest -q $(XDIST)
 # Another x86-64 CPU, simulated: torch's portable kernels (no AVX2/AVX-512), oneDNN and MKL capped at AVX2, 2 threads.
 PORTABLE_ENV := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 OMP_NUM_THREADS=2
