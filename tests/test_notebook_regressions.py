@@ -2,9 +2,11 @@
 
 Each case copies `convnext_steps/`, one notebook and `notebooks/sanitize.cfg` into a temporary folder, applies one
 source edit to the copied package, and runs `pytest --nbval` on the copied notebook in a subprocess whose kernel
-imports the copy (PYTHONPATH; checked). The run must fail, and fail in a cell whose *stored* output shows the fact
-the edit breaks (`shown_in`), so a case passes only if that fact is really compared, not merely because the edited
-source is displayed in the notebook. The unmutated copy of each notebook must pass, so these tests can fail.
+imports the copy (PYTHONPATH; checked). The copy ends at the last cell that shows a fact some case breaks (what
+follows could only fail later, and costs seconds a run). The run must fail, and fail in a cell whose *stored* output
+shows the fact the edit breaks (`shown_in`), so a case passes only if that fact is really compared, not merely
+because the edited source is displayed in the notebook. The unmutated copy of each notebook must pass, so these
+tests can fail.
 
 Re-targeting after a notebook or package rewrite: edit MUTATIONS. A case whose `old` text is no longer in its file,
 or whose `shown_in` text is in no stored output of its notebook, fails with a message saying so.
@@ -93,11 +95,21 @@ def _outputs_text(cell) -> str:
     return "".join(parts)
 
 
+def _truncated(notebook: str) -> nbformat.NotebookNode:
+    """The stored notebook up to its last cell whose output shows a fact one of its MUTATIONS breaks."""
+    nb = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    facts = [m.shown_in for m in MUTATIONS if m.notebook == notebook]
+    showing = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(f in _outputs_text(c) for f in facts)]
+    nb.cells = nb.cells[: max(showing, default=len(nb.cells) - 1) + 1]
+    return nb
+
+
 def _copy(dest: Path, notebook: str, mutation: Mutation | None) -> Path:
-    """The package, one notebook and the sanitizer in `dest`, with `mutation` applied to the package copy."""
+    """The package, one notebook (up to the cells the cases need) and the sanitizer in `dest`, with `mutation`
+    applied to the package copy."""
     shutil.copytree(ROOT / PACKAGE, dest / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "notebooks").mkdir()
-    shutil.copy(ROOT / "notebooks" / f"{notebook}.ipynb", dest / "notebooks")
+    nbformat.write(_truncated(notebook), dest / "notebooks" / f"{notebook}.ipynb")
     shutil.copy(ROOT / "notebooks" / "sanitize.cfg", dest / "notebooks")
     if mutation is not None:
         target = dest / PACKAGE / mutation.file
