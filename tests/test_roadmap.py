@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from convnext_steps import ROADMAP, STEP_IDS, build_model, count_macs, count_params, get_step
-from convnext_steps.measure import stage_shapes
+from convnext_steps import ALL_STEPS, ROADMAP, STEP_IDS, build_model, count_macs, count_params, get_step
+from convnext_steps.measure import _meta_forward, stage_shapes
 from convnext_steps.steps.step07_kernel_7x7 import KERNEL_SWEEP
 
 EXPECTED_IDS = [
@@ -43,7 +43,24 @@ PAPER = [
 
 @pytest.fixture(scope="module")
 def macs():
-    return {s.id: count_macs(s.build()) for s in ROADMAP}
+    with torch.device("meta"):  # counting needs the structure only
+        return {s.id: count_macs(s.build()) for s in ROADMAP}
+
+
+@pytest.mark.parametrize("step", ALL_STEPS, ids=lambda s: s.id)
+def test_skipping_norms_and_activations_counts_exactly_what_the_whole_pass_counts(step):
+    # count_macs skips the meta decompositions of norms and activations: every module's counts must stay the same.
+    small = dict(depths=(1,), dims=(32,), stem_dim=32) if len(step.config.depths) == 1 else dict(depths=(1, 1, 1, 1))
+    with torch.device("meta"):
+        model = step.build(**small)
+    fast, whole = (
+        {
+            name: sum(c.values())
+            for name, c in _meta_forward(model, 64, 3, skip_uncounted=skip).get_flop_counts().items()
+        }
+        for skip in (True, False)
+    )
+    assert fast == whole and fast["Global"] > 0  # per module (an op may differ: mm + add for addmm, same FLOPs)
 
 
 def test_ids_in_paper_order():
