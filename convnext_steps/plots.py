@@ -445,8 +445,10 @@ def component_costs_figure(costs: Mapping[str, Sequence[Mapping]]) -> Figure:
         ax.set_ylabel(title)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[1].legend(fontsize=8, loc="upper left", ncol=2)
-    fig.tight_layout()
+    # Above both panels, not inside one: inside, it covered the tallest bars (step 04's).
+    handles, names = axes[1].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="upper center", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 

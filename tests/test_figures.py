@@ -214,3 +214,24 @@ def test_fvcore_style_flops_connect_the_papers_conventions():
     assert flops["10"] == count_macs(models["10"]) + 768 * 7 * 7  # BatchNorm only: nothing but the pool is added
     assert round(flops["11"] / 1e9, 2) == 4.16 != get_step("11").paper_gflops
     assert round(flops["12"] / 1e9, 2) == 4.47 != get_step("12").paper_gflops
+
+
+def test_component_legend_covers_no_bar():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from convnext_steps import ROADMAP, plots
+    from convnext_steps.measure import cost_breakdown
+
+    with torch.device("meta"):
+        costs = {s.id[:2]: cost_breakdown(s.build()) for s in ROADMAP}
+    fig = plots.component_costs_figure(costs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    assert [t.get_text() for t in legends[0].get_texts()] == ["stem", "blocks", "downsampling", "head"]
+    boxes = [legend.get_window_extent(renderer) for legend in legends]
+    bars = [bar.get_window_extent(renderer) for ax in fig.axes for bar in ax.patches if bar.get_height() > 0]
+    assert bars and not any(box.overlaps(bar) for box in boxes for bar in bars)
