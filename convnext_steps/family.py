@@ -50,15 +50,10 @@ def convnext(
     if size not in FAMILY:
         raise ValueError(f"unknown ConvNeXt size {size!r}; valid sizes: {', '.join(FAMILY)}")
     member = FAMILY[size]
-    config = CONVNEXT_T.replace(
-        depths=member.depths,
-        dims=member.dims,
-        stem_dim=member.dims[0],
-        drop_path_rate=member.drop_path_rate if drop_path_rate is None else drop_path_rate,
-        layer_scale_init_value=layer_scale_init_value,
-        **overrides,
-    )
-    return Network(config, num_classes)
+    rate = member.drop_path_rate if drop_path_rate is None else drop_path_rate
+    fields = dict(depths=member.depths, dims=member.dims, drop_path_rate=rate) | overrides
+    fields.setdefault("stem_dim", fields["dims"][0])  # the stem is as wide as the first stage, unless told
+    return Network(CONVNEXT_T.replace(layer_scale_init_value=layer_scale_init_value, **fields), num_classes)
 
 
 def convnext_tiny(**kwargs) -> Network:

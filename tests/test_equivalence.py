@@ -131,6 +131,18 @@ def test_family_options():
         convnext("huge")
 
 
+def test_family_member_takes_any_config_override():
+    # A member's own depths and widths give way to the caller's; the stem follows the first width unless told.
+    with torch.device("meta"):
+        narrow = convnext("small", dims=(64, 128, 256, 512))
+        shallow = convnext("base", depths=(1, 1, 3, 1), drop_path_rate=0.0)
+        with pytest.raises(ValueError, match="this block keeps width and resolution, got 96 -> 128 channels"):
+            convnext("base", stem_dim=96)  # step 12's first stage does not downsample: the stem must match it
+    assert narrow.config.dims == (64, 128, 256, 512) and narrow.config.stem_dim == 64
+    assert narrow.config.depths == (3, 3, 27, 3) and narrow.stages[2].blocks[-1].drop_path.p == pytest.approx(0.4)
+    assert shallow.config.depths == (1, 1, 3, 1) and shallow.config.dims == (128, 256, 512, 1024)
+
+
 @pytest.mark.parametrize("step", range(13))
 def test_models_are_built_from_this_package_only(step):
     for module in build_model(step).modules():
