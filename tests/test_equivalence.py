@@ -139,7 +139,7 @@ def test_family_member_takes_any_config_override():
         with pytest.raises(ValueError, match="this block keeps width and resolution, got 96 -> 128 channels"):
             convnext("base", stem_dim=96)  # step 12's first stage does not downsample: the stem must match it
     assert narrow.config.dims == (64, 128, 256, 512) and narrow.config.stem_dim == 64
-    assert narrow.config.depths == (3, 3, 27, 3) and narrow.stages[2].blocks[-1].drop_path.p == pytest.approx(0.4)
+    assert narrow.config.depths == (3, 3, 27, 3) and narrow.stages[-1].blocks[-1].drop_path.p == pytest.approx(0.4)
     assert shallow.config.depths == (1, 1, 3, 1) and shallow.config.dims == (128, 256, 512, 1024)
 
 
