@@ -158,10 +158,29 @@ def _export(model: nn.Module, x: torch.Tensor, reduction: int) -> torch.export.E
     return torch.export.export(model, (x,), dynamic_shapes=shapes)
 
 
+def _max_pool_exports_with_dynamic_sizes() -> bool:
+    """torch 2.12's max-pool shape formula guards on the parity of its input's size, so torch.export refuses a
+    dynamic height and width through a max-pool (steps 00 and 01's stem); torch 2.14 exports it."""
+    try:
+        torch.export.export(
+            nn.MaxPool2d(3, 2, 1), (torch.zeros(1, 1, 32, 32),), dynamic_shapes={"input": {2: Dim("h", min=16)}}
+        )
+    except torch._dynamo.exc.UserError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("name", _sweep(EXPORTED))
 def test_export_with_dynamic_batch_and_spatial_sizes_gives_the_eager_outputs(name):
     model = small(name)
     x, other = inputs(model)
+    if any(isinstance(m, nn.MaxPool2d) for m in model.modules()) and not _max_pool_exports_with_dynamic_sizes():
+        # This torch's limit, not the model's (docs/deployment.md): said in one line, and the batch stays dynamic.
+        with pytest.raises(torch._dynamo.exc.UserError, match=r"satisfy the generated guard .*% 2\) != 0"):
+            _export(model, x, model.reduction)
+        program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: Dim("batch", min=1, max=1024)}})
+        assert_same(program.module()(x[:1]), model(x[:1]), EXPORT_TOL)
+        return
     program = _export(model, x, model.reduction).module()
     for y in (x, other, torch.randn(1, 3, 2 * model.reduction, 5 * model.reduction)):
         assert_same(program(y), model(y), EXPORT_TOL)
