@@ -50,7 +50,8 @@ PREDICTIONS = (
 
 
 class _SeededGRN(GRN):
-    """The reference GRN with gamma and beta drawn (a fresh GRN is the identity, which every wrong GRN equals)."""
+    """The reference GRN with gamma and beta drawn: at gamma = beta = 0 only the residual acts, so a wrong
+    normalisation (other axes, a sum for the mean, another eps) would give the same output as the right one."""
 
     def __init__(self, dim: int, eps: float = 1e-6):
         super().__init__(dim, eps)
