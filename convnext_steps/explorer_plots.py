@@ -41,10 +41,10 @@ def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
     axes[0].invert_yaxis()
     keys = [Patch(color=c) for c in (_REFERENCE, _MORE, _LESS)]
     labels = [f"{names[0]} (reference, dashed)", f"more than {names[0]}", f"less than {names[0]}"] if rows else []
-    axes[-1].legend(keys, labels, fontsize=8, loc="lower right")
+    fig.legend(keys, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)  # below: no bar hidden
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
