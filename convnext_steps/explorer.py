@@ -70,6 +70,7 @@ __all__ = [
     "build_variant",
     "variant_config",
     "variant_name",
+    "variant_title",
     "variant_step",
     "valid_combinations",
     "check_changes",
@@ -87,6 +88,8 @@ class Change:
     name: str  # short name, e.g. "kernel_7x7"
     meaning: str  # one sentence: what it does in any variant
     step: str  # the roadmap step that makes it
+    brings: str = ""  # what a variant with it has, in plain words: "7x7 kernel"
+    instead: str = ""  # what a variant without it has in its place: "3x3 kernel"
 
 
 # (id, name, meaning): one row per atomic change, in the roadmap's order.
@@ -148,8 +151,27 @@ _ROWS = (
 )
 
 
+# (what a variant with the change has, what one without it has instead): the plain labels of `variant_title`.
+_PLAIN = {
+    "01": ("stages 3-3-9-3", "stages 3-4-6-3"),
+    "02": ("patchify stem", "ResNet stem"),
+    "03": ("depthwise conv", "dense (not depthwise) conv"),
+    "04": ("width 96", "width 64"),
+    "05": ("inverted bottleneck", "standard bottleneck"),
+    "06": ("k x k conv moved up", "k x k conv between the 1x1 convs"),
+    "07": ("7x7 kernel", "3x3 kernel"),
+    "08": ("GELU", "ReLU"),
+    "09": ("one activation per block", "3 activations per block"),
+    "10": ("one norm per block", "3 norms per block"),
+    "11": ("LayerNorm", "BatchNorm"),
+    "12a": ("separate downsampling layers", "downsampling in the blocks"),
+    "12b": ("head norm", "no head norm"),
+    "12c": ("layer scale", "no layer scale"),
+}
+
+
 def _changes() -> tuple[Change, ...]:
-    return tuple(Change(i, name, meaning, STEP_IDS[int(i[:2])]) for i, name, meaning in _ROWS)
+    return tuple(Change(i, name, meaning, STEP_IDS[int(i[:2])], *_PLAIN[i]) for i, name, meaning in _ROWS)
 
 
 CHANGES: tuple[Change, ...] = _changes()
@@ -255,6 +277,35 @@ def variant_name(changes: str | Iterable[str]) -> str:
     if not minus:
         return "convnext_t"
     return "resnet50+" + "+".join(plus) if len(plus) <= len(minus) else "convnext_t-" + "-".join(minus)
+
+
+def variant_title(
+    changes: str | Iterable[str], base: str | Iterable[str] | None = None, base_label: str | None = None
+) -> str:
+    """What a variant is, in plain words, with its change ids: "ResNet-50 + 7x7 kernel (+07)", or, from the other
+    end, what ConvNeXt-T has in place of the changes it lacks: "ConvNeXt-T with 3x3 kernel (-07)" (the form
+    `variant_name` picks). With `base`, a subset of `changes`, it reads from there: "step 11 + head norm (+12b)"
+    (the base called `base_label`, by default "step NN" for a roadmap step, else its own title)."""
+    chosen = parse_changes(changes)
+    if base is not None:
+        start = parse_changes(base)
+        if start <= chosen:
+            step = variant_step(start)
+            label = base_label or (f"step {step.id[:2]}" if step is not None else variant_title(start))
+            if start == chosen:
+                return label
+            added = [c for c in CHANGE_IDS if c in chosen - start]
+            return f"{label} + " + " + ".join(_BY_ID[c].brings for c in added) + " (+" + "+".join(added) + ")"
+    name = variant_name(chosen)
+    if name == "resnet50":
+        return "ResNet-50"
+    if name == "convnext_t":
+        return "ConvNeXt-T"
+    if name.startswith("resnet50+"):
+        ids = [c for c in CHANGE_IDS if c in chosen]
+        return "ResNet-50 + " + " + ".join(_BY_ID[c].brings for c in ids) + f" ({name.removeprefix('resnet50')})"
+    ids = [c for c in CHANGE_IDS if c not in chosen]
+    return "ConvNeXt-T with " + ", ".join(_BY_ID[c].instead for c in ids) + f" ({name.removeprefix('convnext_t')})"
 
 
 def variant_step(changes: str | Iterable[str]):

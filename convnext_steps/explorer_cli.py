@@ -28,7 +28,17 @@ from tqdm import tqdm
 from . import design
 from .argtypes import image_size, non_negative_int, positive_int
 from .bench import BenchSetup, time_models
-from .explorer import ALL, CHANGE_IDS, CHANGES, PREFIXES, build_variant, parse_changes, variant_config, variant_name
+from .explorer import (
+    ALL,
+    CHANGE_IDS,
+    CHANGES,
+    PREFIXES,
+    build_variant,
+    parse_changes,
+    variant_config,
+    variant_name,
+    variant_title,
+)
 from .measure import count_macs, count_params, effective_receptive_field, erf_extent, reach, receptive_field
 from .roadmap import EXTENSION_IDS, ROADMAP, STEP_IDS, Step, get_step
 
@@ -62,6 +72,7 @@ def variant_row(changes, image_size: int = 224, erf: bool = False, **overrides) 
     params, macs, rf = costs_by_parts(variant_config(chosen, **overrides), image_size)
     row = {
         "name": variant_name(chosen),
+        "title": variant_title(chosen),
         "changes": [c for c in CHANGE_IDS if c in chosen],
         "params": params,
         "gmacs": macs / 1e9,
@@ -275,18 +286,22 @@ def _describe(value) -> str:
 # --- text tables ---------------------------------------------------------------------------------------------------
 
 
-def format_rows(rows: list[dict], title: str, image_size: int, reference: dict | None = None) -> str:
-    """A table of rows; with a reference row, each row's difference from it beside its value."""
+def format_rows(
+    rows: list[dict], title: str, image_size: int, reference: dict | None = None, plain: bool = False
+) -> str:
+    """A table of rows; with a reference row, each row's difference from it beside its value. `plain` labels the
+    rows by what they are ("ConvNeXt-T with 3x3 kernel (-07)", `variant_title`) instead of their short names."""
     latency = all("latency_ms" in r for r in rows)
     erf = any("erf_px" in r for r in rows)
-    width = max(len(r["name"]) for r in rows) + 2
+    label = {id(r): r["title"] if plain else r["name"] for r in rows}
+    width = max(len(label[id(r)]) for r in rows) + 2
     head = f"{'variant':<{width}} {'params (M)':>10} {'GMACs':>6} {'RF px':>6}"
     if reference is not None:
         head = f"{'variant':<{width}} {'params (M)':>10} {'d params':>9} {'GMACs':>6} {'d GMACs':>8} {'RF px':>6}"
     head += f" {'ERF px':>6}" * erf + (f" {'ms/batch':>9}" + f" {'d ms':>7}" * (reference is not None)) * latency
     lines = [f"{title}, measured at {image_size}x{image_size}", head]
     for r in rows:
-        line = f"{r['name']:<{width}} {r['params'] / 1e6:>10.2f}"
+        line = f"{label[id(r)]:<{width}} {r['params'] / 1e6:>10.2f}"
         if reference is not None:
             line += f" {(r['params'] - reference['params']) / 1e6:>+9.2f}"
         line += f" {r['gmacs']:>6.2f}"

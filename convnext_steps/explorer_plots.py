@@ -18,7 +18,8 @@ _REFERENCE, _MORE, _LESS = "#636363", "#d95f0e", "#3182bd"  # the first row, mor
 
 
 def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
-    """One horizontal bar panel per measure (params, GMACs, latency if every row has it), one bar per variant.
+    """One horizontal bar panel per measure (params, GMACs, latency if every row has it), one bar per variant,
+    labelled by its plain title ("ConvNeXt-T with 3x3 kernel (-07)") where the row has one, else by its name.
 
     The first row is the reference (ConvNeXt-T for leave-one-out, ResNet-50 for add-one), drawn grey with a line
     through every panel; the other bars are orange where they exceed it and blue where they fall below.
@@ -26,7 +27,7 @@ def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
     measures = [("params", "params (M)", 1e-6), ("gmacs", "GMACs", 1.0)]
     if rows and all("latency_ms" in r for r in rows):
         measures.append(("latency_ms", "latency (ms / batch)", 1.0))
-    names = [r["name"] for r in rows]
+    names = [r.get("title", r["name"]) for r in rows]  # what each variant is, where the rows say it
     fig, axes = plt.subplots(1, len(measures), figsize=(3.6 * len(measures) + 1.6, 0.32 * len(rows) + 1.2), sharey=True)
     for ax, (key, label, scale) in zip(axes, measures):
         values = [r[key] * scale for r in rows]
@@ -40,10 +41,10 @@ def variants_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
     axes[0].invert_yaxis()
     keys = [Patch(color=c) for c in (_REFERENCE, _MORE, _LESS)]
     labels = [f"{names[0]} (reference, dashed)", f"more than {names[0]}", f"less than {names[0]}"] if rows else []
-    axes[-1].legend(keys, labels, fontsize=8, loc="lower right")
+    fig.legend(keys, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)  # below: no bar hidden
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 

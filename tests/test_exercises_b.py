@@ -25,7 +25,7 @@ from convnext_steps.steps import (
     step10_fewer_norms,
 )
 
-BUILD_ITS = ("07.3", "08.3", "09.3", "10.3", "11.2", "12.3", "12.4", "16.3", "17.3")
+BUILD_ITS = ("07.3", "08.3", "09.2", "10.2", "11.2", "12.3", "12.4", "16.1", "17.1")
 
 
 def verdict(exercise_id, candidate) -> str:
@@ -79,7 +79,7 @@ def test_depthwise_conv_mistakes_are_named(make, fragment):
     assert shown.startswith("07.3 not yet:") and fragment in shown, shown
 
 
-# 08.3 and 09.3: where the GELUs go ---------------------------------------------------------------------------------
+# 08.3 and 09.2: where the GELUs go ---------------------------------------------------------------------------------
 
 
 def _forward(cls, forward):
@@ -117,7 +117,7 @@ def test_one_gelu_written_differently_passes():
             x
         )
 
-    assert exercises.check("09.3", _forward(step09_fewer_activations.InvertedBottleneck, forward))
+    assert exercises.check("09.2", _forward(step09_fewer_activations.InvertedBottleneck, forward))
 
 
 def test_one_gelu_mistakes_are_named():
@@ -130,29 +130,29 @@ def test_one_gelu_mistakes_are_named():
         return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
 
     block = step09_fewer_activations.InvertedBottleneck
-    assert "runs after the second 1x1 conv" in verdict("09.3", _forward(block, after_second))
-    assert "still runs after the sum" in verdict("09.3", _forward(block, after_sum))
+    assert "runs after the second 1x1 conv" in verdict("09.2", _forward(block, after_second))
+    assert "still runs after the sum" in verdict("09.2", _forward(block, after_sum))
 
 
-# 10.3: which norm stays --------------------------------------------------------------------------------------------
+# 10.2: which norm stays --------------------------------------------------------------------------------------------
 
 
 def test_norm_mistakes_are_named():
-    assert "has 3 BatchNorms" in verdict("10.3", step09_fewer_activations.InvertedBottleneck)
+    assert "has 3 BatchNorms" in verdict("10.2", step09_fewer_activations.InvertedBottleneck)
 
     class NoBias(step10_fewer_norms.InvertedBottleneck):
         def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
             super().__init__(in_dim, dim, kernel_size, stride, drop_path)
             self.pwconv2 = nn.Conv2d(4 * dim, dim, 1, bias=False)
 
-    assert "`pwconv2` has no bias" in verdict("10.3", NoBias)
+    assert "`pwconv2` has no bias" in verdict("10.2", NoBias)
 
     def norm_last(self, x):
         out = self.pwconv2(self.act(self.pwconv1(self.dwconv(x))))
         return self.shortcut(x) + self.drop_path(self.norm(out))
 
     assert "runs after the second 1x1 conv" in verdict(
-        "10.3", _forward(step10_fewer_norms.InvertedBottleneck, norm_last)
+        "10.2", _forward(step10_fewer_norms.InvertedBottleneck, norm_last)
     )
 
 
@@ -281,7 +281,7 @@ def test_downsample_and_block_mistakes_are_named():
     assert "has no layer scale: `self.gamma`" in verdict("12.4", NoGamma)
 
 
-# 16.3 and 17.3: the isotropic stem and GRN -------------------------------------------------------------------------
+# 16.1 and 17.1: the isotropic stem and GRN -------------------------------------------------------------------------
 
 
 def test_isotropic_stem_mistakes_are_named():
@@ -298,8 +298,8 @@ def test_isotropic_stem_mistakes_are_named():
             super().__init__(in_chans, dim)
             self.conv = nn.Conv2d(in_chans, dim, 16, stride=8)
 
-    assert "no norm after it" in verdict("16.3", WithNorm)
-    assert "your patches overlap (stride 8)" in verdict("16.3", Overlapping)
+    assert "no norm after it" in verdict("16.1", WithNorm)
+    assert "your patches overlap (stride 8)" in verdict("16.1", Overlapping)
 
 
 def _grn(forward):
@@ -327,9 +327,9 @@ def test_grn_with_vector_norm_passes_and_its_mistakes_are_named():
         gx = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
         return self.gamma * (x * gx / (gx.mean(-1, keepdim=True) + self.eps)) + self.beta
 
-    assert exercises.check("17.3", _grn(vector_norm))
-    assert "takes each pixel's norm over the channels" in verdict("17.3", _grn(over_channels))
-    assert "GRN's residual is missing" in verdict("17.3", _grn(no_residual))
+    assert exercises.check("17.1", _grn(vector_norm))
+    assert "takes each pixel's norm over the channels" in verdict("17.1", _grn(over_channels))
+    assert "GRN's residual is missing" in verdict("17.1", _grn(no_residual))
 
 
 def test_errors_in_the_learners_code_are_one_line():
@@ -344,9 +344,9 @@ def test_errors_in_the_learners_code_are_one_line():
 # The learner's class in the whole network --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("exercise_id", ["11.2", "12.3", "16.3"])  # a norm inside the classes, a field, a stem
+@pytest.mark.parametrize("exercise_id", ["11.2", "12.3", "16.1"])  # a norm inside the classes, a field, a stem
 def test_solved_class_in_the_network_gives_the_steps_logits(exercise_id):
-    candidate = {"11.2": _norm(_by_hand), "12.3": DownsampleWrittenOut, "16.3": ext_isotropic.PatchifyStem}
+    candidate = {"11.2": _norm(_by_hand), "12.3": DownsampleWrittenOut, "16.1": ext_isotropic.PatchifyStem}
     shown = repr(exercises.in_network(exercise_id, candidate[exercise_id]))
     assert "the same logits as the step's model" in shown, shown
     assert repr(exercises.in_network(exercise_id, None)) == f"skipped: exercise {exercise_id} not solved yet"

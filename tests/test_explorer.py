@@ -21,6 +21,7 @@ from convnext_steps.explorer import (
     variant_config,
     variant_name,
     variant_step,
+    variant_title,
 )
 from convnext_steps.layers import LayerNorm2d
 from convnext_steps.measure import receptive_field
@@ -350,6 +351,28 @@ def test_variants_figure(tmp_path):
     assert len(variants_figure(rows).axes) == 3
     save_variants_figure(rows, tmp_path / "v.png")
     assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plain_titles_say_what_each_variant_is():
+    from convnext_steps.explorer_cli import format_rows, variant_row
+    from convnext_steps.explorer_plots import variants_figure
+
+    assert variant_title(ALL - {"07"}) == "ConvNeXt-T with 3x3 kernel (-07)"
+    assert variant_title(ALL - {"12b", "12c"}) == "ConvNeXt-T with no head norm, no layer scale (-12b-12c)"
+    assert variant_title({"07", "02"}) == "ResNet-50 + patchify stem + 7x7 kernel (+02+07)"
+    assert variant_title(()) == "ResNet-50" and variant_title("convnext_t") == "ConvNeXt-T"
+    assert variant_title(PREFIXES[11] | {"12b"}, base=PREFIXES[11]) == "step 11 + head norm (+12b)"
+    assert variant_title(PREFIXES[11], base=PREFIXES[11]) == "step 11"
+    assert variant_title({"07"}, base="02") == "ResNet-50 + 7x7 kernel (+07)", "a base it does not contain is ignored"
+    assert variant_title("02,03,07", base="02,03", base_label="B") == "B + 7x7 kernel (+07)"
+    assert all(c.brings and c.instead and c.brings != c.instead for c in CHANGES)
+    assert len({c.instead for c in CHANGES}) == len({c.brings for c in CHANGES}) == len(CHANGES)
+    rows = [variant_row(ALL), variant_row(ALL - {"07"})]
+    plain = format_rows(rows, "leave one out", 224, reference=rows[0], plain=True)
+    assert "ConvNeXt-T with 3x3 kernel (-07)" in plain and "convnext_t-07" not in plain
+    assert "convnext_t-07" in format_rows(rows, "leave one out", 224), "the command line keeps the short labels"
+    labels = [t.get_text() for t in variants_figure(rows).axes[0].get_yticklabels()]
+    assert labels == ["ConvNeXt-T", "ConvNeXt-T with 3x3 kernel (-07)"]
 
 
 def test_docs_table_holds_every_meaning():

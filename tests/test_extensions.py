@@ -414,10 +414,11 @@ def test_roadmap_command_lists_the_extensions_under_their_own_heading(capsys):
 def test_extension_exercises():
     from convnext_steps import exercises
 
-    assert exercises.expected("16.1") == (384, 14, 14)
     assert exercises.expected("16.2") == 8 * 384**2 + 57 * 384
+    per_position = exercises.expected("16.3") / (4.286 * (384 / 224) ** 2)  # cost grows with the 16x16 patches
+    assert 0.99 < per_position < 1.01 and exercises.check("16.3", 12.6) and not exercises.check("16.3", 4.3 * 2)
     widths = [96] * 3 + [192] * 3 + [384] * 9 + [768] * 3
-    assert exercises.expected("17.1") == 2 * 4 * sum(widths) - sum(widths) == 46_368
+    assert exercises.expected("17.3") == 2 * 4 * sum(widths) - sum(widths) == 46_368
     assert exercises.expected("17.2") == (1.5, 3.5)
     assert exercises.check("17.2", (1.5, 3.5)) and not exercises.check("17.2", (2.0, 2.0))
 

@@ -7,30 +7,42 @@ import copy
 import torch
 from torch import nn
 
-from ..family import convnext
-from ..measure import count_calls
-from ..steps import step09_fewer_activations
+from ..steps import step08_gelu, step09_fewer_activations
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, run
 
+EMPTY_BLOCKS = 8  # stage 3's identity-shortcut blocks after its first
 
-def _calls_family(size: str, kind: type) -> int:
-    with torch.device("meta"):  # calls are counted on shapes alone
-        model = convnext(size)
-    return count_calls(model, kind)
+
+def _through_empty_blocks(block_cls: type, value: float = 1.0) -> float:
+    """`value` after EMPTY_BLOCKS identity-shortcut blocks whose branch is zeroed (the last BN's scale and shift
+    at 0): what the shortcuts alone, and whatever acts on the sum, do to the running sum."""
+    torch.manual_seed(0)
+    block = block_cls(8, 8, 3).eval()
+    with torch.no_grad():
+        block.bn3.weight.zero_(), block.bn3.bias.zero_()
+        x = torch.full((1, 8, 2, 2), value)
+        for _ in range(EMPTY_BLOCKS):
+            x = block(x)
+    return round(x[0, 0, 0, 0].item(), 4)
 
 
 EXERCISES = (
     Exercise(
         "09.1",
-        "ConvNeXt-S has 36 blocks (3, 3, 27, 3). How many GELU calls does one forward pass of it make?",
-        lambda: _calls_family("small", nn.GELU),
-        "One GELU per block, between the two 1x1 convs, and none anywhere else: 36.",
-        "count the activations in one block (measure.count_calls(model, nn.GELU) measures a whole network).",
+        f"Zero the residual branch of {EMPTY_BLOCKS} identity-shortcut blocks and feed them a map of 1.0s: what "
+        "comes out in step 08, and in step 09? Give (step 08, step 09).",
+        lambda: tuple(_through_empty_blocks(m.InvertedBottleneck) for m in (step08_gelu, step09_fewer_activations)),
+        "With its branch at 0 a step 08 block computes GELU(x + 0): 1.0 -> 0.841 -> 0.673 -> ... -> 0.038 "
+        "after 8 blocks, the running sum squashed at every block. A step 09 block computes x + 0: 1.0 comes "
+        "out as 1.0 at any depth, the clean identity path.",
+        "with its branch at 0 a block returns act(x + 0) if an activation follows the sum, and x + 0 if none "
+        "does; apply that 8 times (torch.nn.functional.gelu computes GELU).",
+        tolerance=0.05,
     ),
 )
 
 
-# 09.3 -- build it: the block's forward with one GELU ---------------------------------------------------------------
+# 09.2 -- build it: the block's forward with one GELU ---------------------------------------------------------------
 
 
 def _forward(m: nn.Module, x: torch.Tensor, after_dw=False, between=True, after_pw2=False, after_sum=False):
@@ -95,7 +107,7 @@ def _judge_one_gelu(candidate):
 
 EXERCISES += (
     BuildIt(
-        "09.3",
+        "09.2",
         "Write step 09's forward: one GELU, between the two 1x1 convs; none after the depthwise conv, none "
         "after the sum.",
         _judge_one_gelu,

@@ -5,32 +5,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..measure import count_params
 from ..steps import step10_fewer_norms
 from .core import BuildIt, Exercise, Mistake, block_cases, build, check_module, meta_model
-
-
-def _branch_norms(step: str) -> int:
-    return sum(
-        isinstance(m, (nn.BatchNorm2d, nn.LayerNorm))
-        for name, m in meta_model(step).named_modules()
-        if ".blocks." in name and "shortcut" not in name
-    )
-
 
 EXERCISES = (
     Exercise(
         "10.1",
-        "A pre-norm Transformer block normalises twice (before attention, before the MLP). How many "
-        "norm calls would 18 such blocks make, and how many do step 10's 18 blocks make in their residual "
-        "branches? Give (transformer, step 10).",
-        lambda: (2 * sum(meta_model("10").config.depths), _branch_norms("10")),
-        "One norm per block: ConvNeXt ends up with fewer norms than a Transformer, not the same number.",
-        "count the norms inside one block's branch (not its shortcut), times the blocks.",
+        "How many fewer parameters does step 10 have than step 09?",
+        lambda: count_params(meta_model("09")) - count_params(meta_model("10")),
+        "Per block BN(4C) and BN(C) go, 2 x 4C + 2 x C = 10C, and the two 1x1 convs get biases, 4C + C: 5C "
+        "fewer. Over the 18 blocks' widths, 5 x (3*96 + 3*192 + 9*384 + 3*768) = 5 x 6,624.",
+        "a BatchNorm has 2 parameters per channel (weight and bias; its running mean and variance are buffers, "
+        "not parameters), a conv's bias 1 per output channel; find the change of one block in terms of its "
+        "width C, then sum over the blocks (depths 3, 3, 9, 3; widths 96, 192, 384, 768).",
+        unit="parameters",
     ),
 )
 
 
-# 10.3 -- build it: the block with one norm -------------------------------------------------------------------------
+# 10.2 -- build it: the block with one norm -------------------------------------------------------------------------
 
 
 def _forward(m: nn.Module, x: torch.Tensor, where: str = "after dwconv") -> torch.Tensor:
@@ -83,7 +77,7 @@ def _judge_one_norm(candidate):
 
 EXERCISES += (
     BuildIt(
-        "10.3",
+        "10.2",
         "Write step 10's block: of step 09's three BatchNorms keep one, `norm`, after the depthwise conv; the "
         "1x1 convs get their bias back.",
         _judge_one_norm,

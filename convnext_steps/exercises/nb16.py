@@ -5,19 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..measure import count_params, stage_shapes
+from ..measure import count_macs, count_params
 from ..steps import ext_isotropic
 from .core import BuildIt, Case, Exercise, Mistake, Wrong, build, check_module, meta_model, run
 
-EXERCISES = (
-    Exercise(
-        "16.1",
-        "What (C, H, W) does isotropic ConvNeXt-S carry through all of its 18 blocks, for a 224x224 image?",
-        lambda: stage_shapes(meta_model("isotropic_s"))[-1],
-        "A 16x16 stride-16 stem cuts 224x224 into 14 x 14 = 196 patches, ViT-S's tokens, each a 384-vector; "
-        "no layer after it changes the resolution or the width.",
-        "the stem's stride gives H and W; the width is ViT-S's; give a tuple (C, H, W).",
-    ),
+FINE_TUNE = 384  # the fine-tuning resolution of ViT and ConvNeXt
+
+PREDICTIONS = (
     Exercise(
         "16.2",
         "How many parameters does one block of isotropic ConvNeXt-S have (width 384, no layer scale)?",
@@ -28,10 +22,23 @@ EXERCISES = (
         "384 -> 1536 -> 384 (with biases).",
         unit="parameters",
     ),
+    Exercise(
+        "16.3",
+        f"Isotropic ConvNeXt-S costs 4.286 GMACs on a 224x224 image. What does it cost on a {FINE_TUNE}x{FINE_TUNE} "
+        "image?",
+        lambda: count_macs(meta_model("isotropic_s"), image_size=FINE_TUNE) / 1e9,
+        f"The stem cuts {FINE_TUNE}x{FINE_TUNE} into 24 x 24 = 576 patches instead of 14 x 14 = 196, and every "
+        "layer after it is a per-position conv or linear map (the 7x7 depthwise conv too): the cost grows with "
+        "the number of positions, (24 / 14)^2 = 2.94x, and only the classifier (one 384 -> 1000 layer) stays "
+        "fixed. A ViT's attention would grow faster, with the square of the tokens.",
+        "how many 16x16 patches does the stem cut the image into, and which layers' cost depends on it?",
+        tolerance=0.02,
+        unit="GMACs",
+    ),
 )
 
 
-# 16.3 -- build it: the isotropic stem ------------------------------------------------------------------------------
+# 16.1 -- build it: the isotropic stem ------------------------------------------------------------------------------
 
 MISTAKES = (
     Mistake(
@@ -82,9 +89,9 @@ def _judge_stem(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "16.3",
+        "16.1",
         "Write the isotropic stem: a 16x16 stride-16 conv from in_chans to dim (`conv`, with bias), and nothing "
         "after it.",
         _judge_stem,
@@ -95,4 +102,4 @@ EXERCISES += (
         step="isotropic_s",
         field="stem",
     ),
-)
+) + PREDICTIONS

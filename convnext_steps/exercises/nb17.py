@@ -20,9 +20,21 @@ def _grn_factors() -> tuple[float, float]:
     return round(factors[0].item(), 4), round(factors[3].item(), 4)
 
 
-EXERCISES = (
+PREDICTIONS = (
     Exercise(
-        "17.1",
+        "17.2",
+        "GRN with gamma = 1 and beta = 0 on a one-pixel map whose four channels are 1, 1, 1 and 5: by "
+        "what factor does it scale channel 0 and channel 3? Give (channel 0, channel 3).",
+        _grn_factors,
+        "With one pixel each channel's norm is |x_c|: 1, 1, 1, 5, mean 2, so N(x) is 0.5 for channels 0-2 "
+        "and 2.5 for channel 3, and each channel is multiplied by 1 + gamma * N(x)_c. Every channel grows here, "
+        "channel 3 most: its share of the energy (the sum of squares) rises from 89% to 98%.",
+        "GRN(x) = gamma * (x * N(x)) + beta + x; on one pixel N(x)_c = |x_c| / (the mean of |x_j| over the "
+        "channels j).",
+        tolerance=1e-4,
+    ),
+    Exercise(
+        "17.3",
         "How many more parameters does ConvNeXt V2-T have than ConvNeXt-T?",
         lambda: count_params(meta_model("v2_tiny")) - count_params(meta_model("12")),
         "GRN adds gamma and beta on the 4C hidden channels of each block (2 x 4 x 6,624 = 52,992) and layer "
@@ -31,24 +43,15 @@ EXERCISES = (
         "(C); sum C over the 18 blocks (3*96 + 3*192 + 9*384 + 3*768).",
         unit="parameters",
     ),
-    Exercise(
-        "17.2",
-        "GRN with gamma = 1 and beta = 0 on a one-pixel map whose four channels are 1, 1, 1 and 5: by "
-        "what factor does it scale channel 0 and channel 3? Give (channel 0, channel 3).",
-        _grn_factors,
-        "With one pixel each channel's norm is |x|: 1, 1, 1, 5, mean 2. Nx = 0.5 and 2.5, and each channel "
-        "is multiplied by 1 + gamma * Nx: the strong channel gains most.",
-        "GRN(x) = gamma * x * Nx + beta + x with Nx = |x_c| / mean over channels of |x|.",
-        tolerance=1e-4,
-    ),
 )
 
 
-# 17.3 -- build it: Global Response Normalization -----------------------------------------------------------------
+# 17.1 -- build it: Global Response Normalization -----------------------------------------------------------------
 
 
 class _SeededGRN(GRN):
-    """The reference GRN with gamma and beta drawn (a fresh GRN is the identity, which every wrong GRN equals)."""
+    """The reference GRN with gamma and beta drawn: at gamma = beta = 0 only the residual acts, so a wrong
+    normalisation (other axes, a sum for the mean, another eps) would give the same output as the right one."""
 
     def __init__(self, dim: int, eps: float = 1e-6):
         super().__init__(dim, eps)
@@ -80,7 +83,9 @@ MISTAKES = (
         lambda m, x: _grn(m, x, residual=False),
     ),
     Mistake(
-        "yours divides each channel's norm by the sum over channels; GRN divides by the mean",
+        "yours divides each channel's norm by the sum over the channels, as the V2 paper's Eq. (2) writes it; "
+        "the official code, timm and ours divide by the mean (the sum / C, plus eps), and with the same gamma "
+        "that gives other outputs",
         lambda m, x: (
             m.gamma
             * (
@@ -127,18 +132,20 @@ def _with_grn(grn: type) -> dict:
     return dict(block=Block)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "17.3",
+        "17.1",
         "Write GRN for channels-last maps (N, H, W, C): each channel's L2 norm over all pixels, divided by the "
         "mean over channels (+ eps), scales x; then gamma * (x * Nx) + beta + x, gamma and beta zero at first.",
         _judge_grn,
         lambda: GRN,
-        "each channel is scaled by its total response relative to the mean channel's: strong channels gain, "
-        "weak ones lose, so the 4C hidden channels compete instead of collapsing; gamma = beta = 0 makes a "
-        "fresh GRN the identity.",
+        "each channel is multiplied by 1 + gamma_c * N(x)_c, N(x)_c being its L2 norm over the pixels divided "
+        "by the mean of all channels' norms: its response relative to the others (scale the input, and N(x) "
+        "stays). With gamma > 0 a channel above the mean gets a larger factor than one below it, so the strong "
+        "channels' share of the energy grows and the weak ones' shrinks: the 4C hidden channels compete; "
+        "gamma = beta = 0 makes a fresh GRN the identity.",
         kind="layer",
         step="v2_tiny",
         into=_with_grn,
     ),
-)
+) + PREDICTIONS
