@@ -211,7 +211,7 @@ def test_every_numeric_checker_accepts_its_answer_and_refuses_others():
             wrong = right * 3 + 7
         verdict = check(exercise_id, wrong)
         assert not verdict and "Hint:" in repr(verdict), exercise_id
-    assert "too high" in repr(check("07.1", 5.0)) and "too low" in repr(check("07.1", 4.0))
+    assert "too high" in repr(check("07.2", 5.0)) and "too low" in repr(check("07.2", 4.0))
 
 
 # The build-it exercises of notebooks 00-06: our solutions, correct code written differently, plausible mistakes --

@@ -25,7 +25,7 @@ from convnext_steps.steps import (
     step10_fewer_norms,
 )
 
-BUILD_ITS = ("07.3", "08.3", "09.2", "10.2", "11.2", "12.3", "12.4", "16.1", "17.1")
+BUILD_ITS = ("07.1", "08.3", "09.1", "10.1", "11.2", "12.1", "12.2", "16.1", "17.1")
 
 
 def verdict(exercise_id, candidate) -> str:
@@ -45,7 +45,7 @@ def test_our_solution_passes_and_an_untouched_skeleton_is_not_attempted(exercise
     assert shown.startswith(f"{exercise_id} not attempted yet:") and "right" not in shown
 
 
-# 07.3: the depthwise conv ------------------------------------------------------------------------------------------
+# 07.1: the depthwise conv ------------------------------------------------------------------------------------------
 
 
 def _with_dwconv(make):
@@ -61,7 +61,7 @@ def test_depthwise_conv_written_differently_passes():
     as_tuples = _with_dwconv(
         lambda c, k, s: nn.Conv2d(c, c, (k, k), stride=(s, s), padding=((k - 1) // 2,) * 2, groups=c, bias=False)
     )
-    assert exercises.check("07.3", as_tuples)
+    assert exercises.check("07.1", as_tuples)
 
 
 @pytest.mark.parametrize(
@@ -75,11 +75,11 @@ def test_depthwise_conv_written_differently_passes():
     ids=["padding 1", "dense", "kernel fixed at 3", "bias"],
 )
 def test_depthwise_conv_mistakes_are_named(make, fragment):
-    shown = verdict("07.3", _with_dwconv(make))
-    assert shown.startswith("07.3 not yet:") and fragment in shown, shown
+    shown = verdict("07.1", _with_dwconv(make))
+    assert shown.startswith("07.1 not yet:") and fragment in shown, shown
 
 
-# 08.3 and 09.2: where the GELUs go ---------------------------------------------------------------------------------
+# 08.3 and 09.1: where the GELUs go ---------------------------------------------------------------------------------
 
 
 def _forward(cls, forward):
@@ -117,7 +117,7 @@ def test_one_gelu_written_differently_passes():
             x
         )
 
-    assert exercises.check("09.2", _forward(step09_fewer_activations.InvertedBottleneck, forward))
+    assert exercises.check("09.1", _forward(step09_fewer_activations.InvertedBottleneck, forward))
 
 
 def test_one_gelu_mistakes_are_named():
@@ -130,29 +130,29 @@ def test_one_gelu_mistakes_are_named():
         return self.act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
 
     block = step09_fewer_activations.InvertedBottleneck
-    assert "runs after the second 1x1 conv" in verdict("09.2", _forward(block, after_second))
-    assert "still runs after the sum" in verdict("09.2", _forward(block, after_sum))
+    assert "runs after the second 1x1 conv" in verdict("09.1", _forward(block, after_second))
+    assert "still runs after the sum" in verdict("09.1", _forward(block, after_sum))
 
 
-# 10.2: which norm stays --------------------------------------------------------------------------------------------
+# 10.1: which norm stays --------------------------------------------------------------------------------------------
 
 
 def test_norm_mistakes_are_named():
-    assert "has 3 BatchNorms" in verdict("10.2", step09_fewer_activations.InvertedBottleneck)
+    assert "has 3 BatchNorms" in verdict("10.1", step09_fewer_activations.InvertedBottleneck)
 
     class NoBias(step10_fewer_norms.InvertedBottleneck):
         def __init__(self, in_dim, dim, kernel_size, stride=1, drop_path=0.0):
             super().__init__(in_dim, dim, kernel_size, stride, drop_path)
             self.pwconv2 = nn.Conv2d(4 * dim, dim, 1, bias=False)
 
-    assert "`pwconv2` has no bias" in verdict("10.2", NoBias)
+    assert "`pwconv2` has no bias" in verdict("10.1", NoBias)
 
     def norm_last(self, x):
         out = self.pwconv2(self.act(self.pwconv1(self.dwconv(x))))
         return self.shortcut(x) + self.drop_path(self.norm(out))
 
     assert "runs after the second 1x1 conv" in verdict(
-        "10.2", _forward(step10_fewer_norms.InvertedBottleneck, norm_last)
+        "10.1", _forward(step10_fewer_norms.InvertedBottleneck, norm_last)
     )
 
 
@@ -215,7 +215,7 @@ def test_layernorm_mistakes_name_the_axes_the_eps_and_the_variance(forward, eps,
     assert shown.startswith("11.2 not yet:") and fragment in shown, shown
 
 
-# 12.3 and 12.4: the downsampling layer and the channels-last block with layer scale --------------------------------
+# 12.1 and 12.2: the downsampling layer and the channels-last block with layer scale --------------------------------
 
 
 class DownsampleWrittenOut(nn.Module):
@@ -246,8 +246,8 @@ class BlockWrittenOut(nn.Module):
 
 
 def test_downsample_and_block_written_differently_pass():
-    assert exercises.check("12.3", DownsampleWrittenOut)
-    assert exercises.check("12.4", BlockWrittenOut)
+    assert exercises.check("12.1", DownsampleWrittenOut)
+    assert exercises.check("12.2", BlockWrittenOut)
 
 
 def test_downsample_and_block_mistakes_are_named():
@@ -259,7 +259,7 @@ def test_downsample_and_block_mistakes_are_named():
         def forward(self, x):
             return self.norm(self.conv(x))
 
-    assert "normalises the layer's input, in_dim channels, before the conv" in verdict("12.3", NormAfter)
+    assert "normalises the layer's input, in_dim channels, before the conv" in verdict("12.1", NormAfter)
 
     class NoLayerScale(BlockWrittenOut):
         def forward(self, x):
@@ -276,9 +276,9 @@ def test_downsample_and_block_mistakes_are_named():
             super().__init__(*args, **kwargs)
             self.gamma = None
 
-    assert "layer scale is missing: multiply the branch by self.gamma" in verdict("12.4", NoLayerScale)
-    assert "GELU runs after the second linear layer" in verdict("12.4", GeluLate)
-    assert "has no layer scale: `self.gamma`" in verdict("12.4", NoGamma)
+    assert "layer scale is missing: multiply the branch by self.gamma" in verdict("12.2", NoLayerScale)
+    assert "GELU runs after the second linear layer" in verdict("12.2", GeluLate)
+    assert "has no layer scale: `self.gamma`" in verdict("12.2", NoGamma)
 
 
 # 16.1 and 17.1: the isotropic stem and GRN -------------------------------------------------------------------------
@@ -344,9 +344,9 @@ def test_errors_in_the_learners_code_are_one_line():
 # The learner's class in the whole network --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("exercise_id", ["11.2", "12.3", "16.1"])  # a norm inside the classes, a field, a stem
+@pytest.mark.parametrize("exercise_id", ["11.2", "12.1", "16.1"])  # a norm inside the classes, a field, a stem
 def test_solved_class_in_the_network_gives_the_steps_logits(exercise_id):
-    candidate = {"11.2": _norm(_by_hand), "12.3": DownsampleWrittenOut, "16.1": ext_isotropic.PatchifyStem}
+    candidate = {"11.2": _norm(_by_hand), "12.1": DownsampleWrittenOut, "16.1": ext_isotropic.PatchifyStem}
     shown = repr(exercises.in_network(exercise_id, candidate[exercise_id]))
     assert "the same logits as the step's model" in shown, shown
     assert repr(exercises.in_network(exercise_id, None)) == f"skipped: exercise {exercise_id} not solved yet"
@@ -420,3 +420,53 @@ def test_predictions_are_asked_before_the_cells_that_reveal_them(name):
         if len(answer) <= 2:  # a one- or two-digit answer ("1") occurs in any text: nothing to test
             continue
         assert answer not in above, f"{eid}'s answer {answer} is shown above its question"
+
+
+def _number(exercise_id: str) -> tuple[int, int]:
+    notebook, k = exercise_id.split(".")
+    return int(notebook), int(k)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_exercises_are_numbered_in_the_order_a_reader_meets_them(name):
+    """Ids follow the notebook from top to bottom, and its solutions notebook takes them in the same order."""
+    asked = [
+        eid
+        for c in _cells(NOTEBOOKS / f"{name}.ipynb")
+        for eid in re.findall(r'exercises\.check\("(\d\d\.\d+)", \w+\)', _text(c))
+    ]
+    assert asked == sorted(asked, key=_number), f"asked in the order {asked}"
+    solutions = _cells(NOTEBOOKS / "solutions" / f"{name}.ipynb")
+    headings = [
+        eid
+        for c in solutions
+        if c["cell_type"] == "markdown"
+        for eid in re.findall(r"^## Exercise (\S+)$", _text(c), re.M)
+    ]
+    assert headings == asked, f"solutions in the order {headings}"
+
+
+BUILT_BEFORE_THE_DIFF = (  # notebooks whose design diff shows the code a build-it asks for
+    "07_kernel_7x7",
+    "09_fewer_activations",
+    "10_fewer_norms",
+    "12_separate_downsampling",
+    "16_isotropic_convnext",
+    "17_convnext_v2_grn",
+)
+
+
+@pytest.mark.parametrize("name", BUILT_BEFORE_THE_DIFF)
+def test_build_its_are_asked_before_the_design_diff_shows_ours(name):
+    cells = _cells(NOTEBOOKS / f"{name}.ipynb")
+    reveal = next(
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and re.search(r"\bshow_(design_diff|class)\(", _text(c))
+    )
+    for eid in (e for e in exercises.EXERCISES if e.startswith(name[:2])):
+        if isinstance(exercises.EXERCISES[eid], exercises.BuildIt):
+            used = [i for i, c in enumerate(cells) if re.search(rf'exercises\.(check|in_network)\("{eid}"', _text(c))]
+            assert used and max(used) < reveal, f"{eid} is asked (cells {used}) after the design diff (cell {reveal})"
+            heading = next(i for i, c in enumerate(cells) if f"### Exercise {eid} — build it" in _text(c))
+            assert heading < min(used) and "## Build it first" in "".join(_text(c) for c in cells[: heading + 1])

@@ -1,7 +1,7 @@
 """The notebooks' exercises, each with a checker that says right or wrong, and why.
 
     from convnext_steps import exercises
-    exercises.check("07.1", 4.1)                   # a prediction: "07.1 right: ..." or "07.1 not yet: ..."
+    exercises.check("07.2", 4.1)                   # a prediction: "07.2 right: ..." or "07.2 not yet: ..."
     exercises.check("05.3", InvertedBottleneck)    # a build-it: the learner's class, judged by behaviour
 
 Each notebook's exercises, their data and their checkers live side by side in `nbNN.py`; `core.py` holds what they

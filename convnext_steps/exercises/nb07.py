@@ -9,9 +9,9 @@ from ..measure import count_macs, count_params
 from ..steps import step06_dwconv_up
 from .core import BuildIt, Exercise, block_cases, build, check_module, meta_model, run
 
-EXERCISES = (
+PREDICTIONS = (
     Exercise(
-        "07.1",
+        "07.2",
         "Predict the GMACs of step 07 with a 5x5 kernel (build_model('07', kernel_size=5)), then measure.",
         lambda: count_macs(meta_model("07", kernel_size=5)) / 1e9,
         "Only the depthwise convs grow: 25 instead of 49 taps per channel, a few hundredths of a GMAC.",
@@ -20,7 +20,7 @@ EXERCISES = (
         unit="GMACs",
     ),
     Exercise(
-        "07.2",
+        "07.3",
         "How many parameters does going from 7x7 to 9x9 add to the whole network?",
         lambda: count_params(meta_model("07", kernel_size=9)) - count_params(meta_model("07")),
         "(81 - 49) taps for every channel of every depthwise conv: 32 * (3*96 + (96 + 2*192) + (192 + 8*384) + "
@@ -33,7 +33,7 @@ EXERCISES = (
 )
 
 
-# 07.3 -- build it: a depthwise conv of any odd kernel size, with the padding that keeps H x W ----------------------
+# 07.1 -- build it: a depthwise conv of any odd kernel size, with the padding that keeps H x W ----------------------
 
 
 def _depthwise_problem(conv: nn.Module, channels: int, k: int, stride: int) -> str | None:
@@ -78,9 +78,9 @@ def _judge_large_kernel(candidate):
     return check_module(candidate, step06_dwconv_up.InvertedBottleneck, block_cases(kernel_size=7, other_kernel=3))
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "07.3",
+        "07.1",
         "Write `depthwise(channels, kernel_size, stride)`: a kernel_size x kernel_size depthwise conv (no bias) "
         "that keeps H x W at stride 1, for any odd kernel size, so that the config's kernel_size alone sets it.",
         _judge_large_kernel,
@@ -89,4 +89,4 @@ EXERCISES += (
         "bias, and the block gives our outputs with k = 3, 5, 7 and 9: step 07 is this block with kernel_size=7.",
         step="07",
     ),
-)
+) + PREDICTIONS

@@ -26,9 +26,9 @@ def _through_empty_blocks(block_cls: type, value: float = 1.0) -> float:
     return round(x[0, 0, 0, 0].item(), 4)
 
 
-EXERCISES = (
+PREDICTIONS = (
     Exercise(
-        "09.1",
+        "09.2",
         f"Zero the residual branch of {EMPTY_BLOCKS} identity-shortcut blocks and feed them a map of 1.0s: what "
         "comes out in step 08, and in step 09? Give (step 08, step 09).",
         lambda: tuple(_through_empty_blocks(m.InvertedBottleneck) for m in (step08_gelu, step09_fewer_activations)),
@@ -42,7 +42,7 @@ EXERCISES = (
 )
 
 
-# 09.2 -- build it: the block's forward with one GELU ---------------------------------------------------------------
+# 09.1 -- build it: the block's forward with one GELU ---------------------------------------------------------------
 
 
 def _forward(m: nn.Module, x: torch.Tensor, after_dw=False, between=True, after_pw2=False, after_sum=False):
@@ -105,15 +105,15 @@ def _judge_one_gelu(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "09.2",
+        "09.1",
         "Write step 09's forward: one GELU, between the two 1x1 convs; none after the depthwise conv, none "
         "after the sum.",
         _judge_one_gelu,
         lambda: step09_fewer_activations.InvertedBottleneck,
-        "one GELU per block, on the wide hidden tensor, as in a Transformer's MLP; and with nothing after the "
-        "sum, a zeroed branch passes its input on exactly: the shortcuts form one clean identity path.",
+        "one GELU per block, on the wide hidden tensor, as in a Transformer's MLP, and nothing acts on the sum: "
+        "the same outputs as step 09 on every input.",
         step="09",
     ),
-)
+) + PREDICTIONS

@@ -9,9 +9,9 @@ from ..measure import count_params
 from ..steps import step10_fewer_norms
 from .core import BuildIt, Exercise, Mistake, block_cases, build, check_module, meta_model
 
-EXERCISES = (
+PREDICTIONS = (
     Exercise(
-        "10.1",
+        "10.2",
         "How many fewer parameters does step 10 have than step 09?",
         lambda: count_params(meta_model("09")) - count_params(meta_model("10")),
         "Per block BN(4C) and BN(C) go, 2 x 4C + 2 x C = 10C, and the two 1x1 convs get biases, 4C + C: 5C "
@@ -24,7 +24,7 @@ EXERCISES = (
 )
 
 
-# 10.2 -- build it: the block with one norm -------------------------------------------------------------------------
+# 10.1 -- build it: the block with one norm -------------------------------------------------------------------------
 
 
 def _forward(m: nn.Module, x: torch.Tensor, where: str = "after dwconv") -> torch.Tensor:
@@ -75,9 +75,9 @@ def _judge_one_norm(candidate):
     return check_module(candidate, step10_fewer_norms.InvertedBottleneck, block_cases(kernel_size=7), mistakes=MISTAKES)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "10.2",
+        "10.1",
         "Write step 10's block: of step 09's three BatchNorms keep one, `norm`, after the depthwise conv; the "
         "1x1 convs get their bias back.",
         _judge_one_norm,
@@ -87,4 +87,4 @@ EXERCISES += (
         "pre-norm Transformer block (two).",
         step="10",
     ),
-)
+) + PREDICTIONS

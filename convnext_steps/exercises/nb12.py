@@ -14,9 +14,9 @@ def _downsampling_macs() -> int:
     return sum(r["macs"] for r in cost_breakdown(meta_model("12")) if r["component"] == "downsampling")
 
 
-EXERCISES = (
+PREDICTIONS = (
     Exercise(
-        "12.1",
+        "12.3",
         "How many multiply-adds do ConvNeXt-T's three downsampling layers cost at 224x224?",
         _downsampling_macs,
         "Each 2x2 stride-2 conv costs H*W*4*C_in*C; halving H and W while doubling C keeps each at 57.8 M.",
@@ -25,7 +25,7 @@ EXERCISES = (
         unit="MACs",
     ),
     Exercise(
-        "12.2",
+        "12.4",
         "How many parameters does layer scale add to ConvNeXt-T?",
         lambda: sum(p.numel() for n, p in meta_model("12").named_parameters() if n.endswith("gamma")),
         "One gain per channel per block: 3*96 + 3*192 + 9*384 + 3*768.",
@@ -35,7 +35,7 @@ EXERCISES = (
 )
 
 
-# 12.3 -- build it: the separate downsampling layer -----------------------------------------------------------------
+# 12.1 -- build it: the separate downsampling layer -----------------------------------------------------------------
 
 DOWNSAMPLE_MISTAKES = (
     Mistake(
@@ -70,7 +70,7 @@ def _judge_downsample(candidate):
     )
 
 
-# 12.4 -- build it: the channels-last block with layer scale -------------------------------------------------------
+# 12.2 -- build it: the channels-last block with layer scale -------------------------------------------------------
 
 
 def _branch(m: nn.Module, x: torch.Tensor, act_after_pw2: bool = False) -> torch.Tensor:
@@ -131,9 +131,9 @@ def _judge_block(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "12.3",
+        "12.1",
         "Write the separate downsampling layer: an LN over the input's channels (`norm`), then a 2x2 stride-2 "
         "conv from in_dim to dim (`conv`).",
         _judge_downsample,
@@ -145,7 +145,7 @@ EXERCISES += (
         field="downsample",
     ),
     BuildIt(
-        "12.4",
+        "12.2",
         "Write ConvNeXt's block, channels-last: dwconv on (N, C, H, W), permute to (N, H, W, C), LayerNorm, "
         "Linear 4x, GELU, Linear back, times gamma (layer scale; none when layer_scale_init_value is 0), "
         "permute back, drop path, plus the input.",
@@ -156,4 +156,4 @@ EXERCISES += (
         "grows the branches it needs.",
         step="12",
     ),
-)
+) + PREDICTIONS
