@@ -25,7 +25,7 @@ from convnext_steps.steps import (
     step10_fewer_norms,
 )
 
-BUILD_ITS = ("07.1", "08.3", "09.1", "10.1", "11.2", "12.1", "12.2", "16.1", "17.1")
+BUILD_ITS = ("07.1", "08.1", "09.1", "10.1", "11.1", "12.1", "12.2", "16.1", "17.1")
 
 
 def verdict(exercise_id, candidate) -> str:
@@ -79,7 +79,7 @@ def test_depthwise_conv_mistakes_are_named(make, fragment):
     assert shown.startswith("07.1 not yet:") and fragment in shown, shown
 
 
-# 08.3 and 09.1: where the GELUs go ---------------------------------------------------------------------------------
+# 08.1 and 09.1: where the GELUs go ---------------------------------------------------------------------------------
 
 
 def _forward(cls, forward):
@@ -92,7 +92,7 @@ def test_gelu_block_written_with_functional_gelu_passes():
         out = F.gelu(self.bn1(self.pwconv1(out)))
         return F.gelu(self.drop_path(self.bn3(self.pwconv2(out))) + self.shortcut(x))
 
-    assert exercises.check("08.3", _forward(step08_gelu.InvertedBottleneck, forward))
+    assert exercises.check("08.1", _forward(step08_gelu.InvertedBottleneck, forward))
 
 
 def test_gelu_mistakes_are_named():
@@ -106,8 +106,8 @@ def test_gelu_mistakes_are_named():
         out = act(self.bn1(self.pwconv1(act(self.bn2(self.dwconv(x))))))
         return act(self.shortcut(x) + self.drop_path(self.bn3(self.pwconv2(out))))
 
-    assert "still applies ReLU" in verdict("08.3", _forward(step08_gelu.InvertedBottleneck, still_relu))
-    assert "tanh approximation" in verdict("08.3", _forward(step08_gelu.InvertedBottleneck, tanh))
+    assert "still applies ReLU" in verdict("08.1", _forward(step08_gelu.InvertedBottleneck, still_relu))
+    assert "tanh approximation" in verdict("08.1", _forward(step08_gelu.InvertedBottleneck, tanh))
 
 
 def test_one_gelu_written_differently_passes():
@@ -156,7 +156,7 @@ def test_norm_mistakes_are_named():
     )
 
 
-# 11.2: LayerNorm2d -------------------------------------------------------------------------------------------------
+# 11.1: LayerNorm2d -------------------------------------------------------------------------------------------------
 
 
 def _norm(forward, eps=1e-6):
@@ -187,7 +187,7 @@ def test_layernorm_by_hand_and_via_f_layer_norm_on_a_permuted_tensor_pass():
         return centred * scale * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
     for forward in (_by_hand, via_layer_norm, with_rsqrt):
-        assert exercises.check("11.2", _norm(forward)), forward.__name__
+        assert exercises.check("11.1", _norm(forward)), forward.__name__
 
 
 @pytest.mark.parametrize(
@@ -211,8 +211,8 @@ def test_layernorm_by_hand_and_via_f_layer_norm_on_a_permuted_tensor_pass():
     ids=["over H, W", "GroupNorm(1, C)", "eps 1e-5", "unbiased var", "eps outside the root"],
 )
 def test_layernorm_mistakes_name_the_axes_the_eps_and_the_variance(forward, eps, fragment):
-    shown = verdict("11.2", _norm(forward, eps))
-    assert shown.startswith("11.2 not yet:") and fragment in shown, shown
+    shown = verdict("11.1", _norm(forward, eps))
+    assert shown.startswith("11.1 not yet:") and fragment in shown, shown
 
 
 # 12.1 and 12.2: the downsampling layer and the channels-last block with layer scale --------------------------------
@@ -336,17 +336,17 @@ def test_errors_in_the_learners_code_are_one_line():
     def typo(self, x):
         return self.normm(x)
 
-    shown = verdict("11.2", _norm(typo))
-    assert shown.startswith("11.2 not yet: your norm's forward on an input (1, 8, 5, 7) raised AttributeError")
+    shown = verdict("11.1", _norm(typo))
+    assert shown.startswith("11.1 not yet: your norm's forward on an input (1, 8, 5, 7) raised AttributeError")
     assert "\n" not in shown and "line" in shown
 
 
 # The learner's class in the whole network --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("exercise_id", ["11.2", "12.1", "16.1"])  # a norm inside the classes, a field, a stem
+@pytest.mark.parametrize("exercise_id", ["11.1", "12.1", "16.1"])  # a norm inside the classes, a field, a stem
 def test_solved_class_in_the_network_gives_the_steps_logits(exercise_id):
-    candidate = {"11.2": _norm(_by_hand), "12.1": DownsampleWrittenOut, "16.1": ext_isotropic.PatchifyStem}
+    candidate = {"11.1": _norm(_by_hand), "12.1": DownsampleWrittenOut, "16.1": ext_isotropic.PatchifyStem}
     shown = repr(exercises.in_network(exercise_id, candidate[exercise_id]))
     assert "the same logits as the step's model" in shown, shown
     assert repr(exercises.in_network(exercise_id, None)) == f"skipped: exercise {exercise_id} not solved yet"

@@ -161,6 +161,7 @@ def test_find_the_bug_stores_the_consequence_and_accepts_the_fix(exercise_id):
     verdict = exercises.check(exercise_id, bug)
     assert verdict.ok is None and consequence in repr(verdict), repr(verdict)
     assert repr(verdict).startswith(f"{exercise_id} not attempted yet: this is still the buggy version: ")
+    assert repr(verdict).endswith(" above and run both cells again."), "the line says what to do"
     fixed = exercises.check(exercise_id, NB14_FIXES[exercise_id])
     assert fixed.ok is True, repr(fixed)
 

@@ -35,6 +35,7 @@ from . import (
     nb16,
     nb17,
     nb18,
+    nb19,
 )
 from .core import BuildIt, Exercise, Verdict, check_module
 
@@ -60,6 +61,7 @@ MODULES = (
     nb16,
     nb17,
     nb18,
+    nb19,
 )
 
 EXERCISES: dict[str, Exercise | BuildIt] = {e.id: e for m in MODULES for e in m.EXERCISES}

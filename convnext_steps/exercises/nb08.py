@@ -14,28 +14,7 @@ def _gelu_min() -> float:
     return round(x[nn.functional.gelu(x).argmin()].item(), 2)
 
 
-EXERCISES = (
-    Exercise(
-        "08.1",
-        "What is GELU(-1), to 3 decimals? (GELU(x) = x * Phi(x), Phi the standard normal CDF.)",
-        lambda: round(nn.functional.gelu(torch.tensor(-1.0, dtype=torch.float64)).item(), 3),
-        "-1 * Phi(-1) = -0.1587: unlike ReLU, GELU lets a little of a negative input through.",
-        "Phi(-1) is about 0.159.",
-        tolerance=0.004,
-    ),
-    Exercise(
-        "08.2",
-        "Where is GELU smallest (x to 2 decimals)?",
-        _gelu_min,
-        "GELU dips to about -0.17 near x = -0.75, then rises back to 0: it is not monotonic.",
-        "plot it, or look for the zero of its derivative Phi(x) + x * phi(x).",
-        tolerance=0.02,
-        digits=2,
-    ),
-)
-
-
-# 08.3 -- build it: the block's forward with GELU wherever step 07 had a ReLU ---------------------------------------
+# 08.1 -- build it: the block's forward with GELU wherever step 07 had a ReLU ---------------------------------------
 
 
 def _forward(m: nn.Module, x: torch.Tensor, act=None, after_dw=True, after_sum=True) -> torch.Tensor:
@@ -75,9 +54,9 @@ def _judge_gelu(candidate):
     return check_module(candidate, step08_gelu.InvertedBottleneck, block_cases(kernel_size=7), mistakes=MISTAKES)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "08.3",
+        "08.1",
         "Write step 08's block: step 07's with GELU in place of every ReLU (after the depthwise conv's BN, "
         "between the 1x1 convs, after the sum).",
         _judge_gelu,
@@ -85,5 +64,29 @@ EXERCISES += (
         "GELU runs exactly where the ReLUs ran, three times per block: a drop-in swap with no parameters and "
         "no multiply-adds, and the paper's accuracy barely moves (80.57 -> 80.62).",
         step="08",
+    ),
+)
+
+
+# 08.2 and 08.3 -- predict, then the plot shows it ---------------------------------------------------------------
+
+EXERCISES += (
+    Exercise(
+        "08.2",
+        "What is GELU(-1), to 3 decimals? (GELU(x) = x * Phi(x), Phi the standard normal CDF.)",
+        lambda: round(nn.functional.gelu(torch.tensor(-1.0, dtype=torch.float64)).item(), 3),
+        "-1 * Phi(-1) = -0.1587: unlike ReLU, GELU lets a little of a negative input through.",
+        "Phi(-1) is about 0.159.",
+        tolerance=0.004,
+    ),
+    Exercise(
+        "08.3",
+        "Where is GELU smallest? Give x to within 0.02 (work it out: a few values of x * Phi(x), or the zero of "
+        "its derivative).",
+        _gelu_min,
+        "GELU dips to about -0.17 near x = -0.75, then rises back to 0: it is not monotonic.",
+        "plot it, or look for the zero of its derivative Phi(x) + x * phi(x).",
+        tolerance=0.02,
+        digits=2,
     ),
 )

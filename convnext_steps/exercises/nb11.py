@@ -19,20 +19,7 @@ def _norm_agreement_size() -> int:
     raise AssertionError("GroupNorm(1, C) and LayerNorm2d never agree")
 
 
-EXERCISES = (
-    Exercise(
-        "11.1",
-        "On which square map size do GroupNorm(1, C) and ConvNeXt's LayerNorm give the same output? Give the "
-        "side length (an int), and think about why they can.",
-        _norm_agreement_size,
-        "With one pixel, 'over C, H and W' is 'over C': the two normalise the same numbers.",
-        "look at norm_axes: when do 'one sample' and 'one pixel' cover the same cells?",
-        unit="pixel(s)",
-    ),
-)
-
-
-# 11.2 -- build it: ConvNeXt's LayerNorm on (N, C, H, W), from a mean and a variance ---------------------------------
+# 11.1 -- build it: ConvNeXt's LayerNorm on (N, C, H, W), from a mean and a variance ---------------------------------
 
 
 def _normalise(m: nn.Module, x: torch.Tensor, dims, eps: float | None = None, unbiased: bool = False):
@@ -129,9 +116,9 @@ def _with_norm(norm: type) -> dict:
     return dict(stem=PatchifyStem, block=InvertedBottleneck)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "11.2",
+        "11.1",
         "Write ConvNeXt's LayerNorm2d for (N, C, H, W) maps from a mean and a variance: each pixel's C-vector "
         "normalised on its own (eps 1e-6 inside the square root), then a learned per-channel scale and shift.",
         _judge_layernorm,
@@ -142,5 +129,20 @@ EXERCISES += (
         kind="norm",
         step="11",
         into=_with_norm,
+    ),
+)
+
+
+# 11.2 -- predict: where GroupNorm(1, C) and LayerNorm agree --------------------------------------------------------
+
+EXERCISES += (
+    Exercise(
+        "11.2",
+        "On which square map size do GroupNorm(1, C) and ConvNeXt's LayerNorm give the same output? Give the "
+        "side length (an int), and think about why they can.",
+        _norm_agreement_size,
+        "With one pixel, 'over C, H and W' is 'over C': the two normalise the same numbers.",
+        "look at norm_axes: when do 'one sample' and 'one pixel' cover the same cells?",
+        unit="pixel(s)",
     ),
 )

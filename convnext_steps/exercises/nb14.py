@@ -289,15 +289,25 @@ def _stem_still(candidate) -> str | None:
     with torch.device("meta"):
         wrong, right = Network(pitfalls.STRIDE1_STEM_CONFIG), Network(step12_separate_downsampling.CONFIG)
         shape = tuple(wrong.stem(torch.zeros(1, 3, 224, 224, device="meta")).shape[1:])
-    ratio = count_macs(wrong, 64) / count_macs(right, 64)
+    ratio = count_macs(wrong) / count_macs(right)
     return (
         f"for a 224x224 image it outputs {shape}, not (96, 56, 56): stage 1 runs at {shape[1]}x{shape[2]}, and "
-        f"ConvNeXt-T costs {ratio:.1f}x the multiply-adds at 64x64; the parameter count is the same"
+        f"the network costs {ratio:.1f}x ConvNeXt-T's multiply-adds; the parameter count is the same"
     )
 
 
 def _stem_judge(candidate):
     return check_module(candidate, step11_layernorm.PatchifyStem, _STEM_CASES, what="your stem")
+
+
+def _todo(unchanged, what: str):
+    """The "still buggy" line, ending with what to do about it."""
+
+    def still(candidate) -> str | None:
+        found = unchanged(candidate)
+        return found and f"{found}. Find the bug, fix the {what} above and run both cells again."
+
+    return still
 
 
 EXERCISES = (
@@ -307,7 +317,7 @@ EXERCISES = (
         _norm_judge,
         lambda: LayerNorm2d,
         f"{_NORM_WHY}. GroupNorm(1, C) normalised each sample over (C, H, W) at once.",
-        unchanged=_groupnorm_still,
+        unchanged=_todo(_groupnorm_still, "class"),
     ),
     BuildIt(
         "14.2",
@@ -316,15 +326,17 @@ EXERCISES = (
         lambda: LayerNorm2d,
         f"{_NORM_WHY}. F.layer_norm normalises the trailing axes: the channels must be moved last first (or the "
         "mean and variance taken over dim 1).",
-        unchanged=_nchw_still,
+        unchanged=_todo(_nchw_still, "class"),
     ),
     BuildIt(
         "14.3",
         "Fix the LayerNorm's eps.",
         _norm_judge,
         lambda: LayerNorm2d,
-        f"{_NORM_WHY}. PyTorch's default eps is 1e-5; ConvNeXt's is 1e-6, and converted weights assume it.",
-        unchanged=_eps_still,
+        f"{_NORM_WHY}. eps sits beside the variance under the square root, so where a pixel's channels vary "
+        "little it, not the variance, sets the output's scale: with PyTorch's default 1e-5, channels of variance "
+        "1e-6 come out less than half as large. ConvNeXt uses 1e-6, and every official checkpoint was trained with it.",
+        unchanged=_todo(_eps_still, "class"),
     ),
     BuildIt(
         "14.4",
@@ -332,9 +344,11 @@ EXERCISES = (
         lambda c: check_config(c, "12"),
         lambda: step12_separate_downsampling.CONFIG,
         "ConvNeXt-T again: the pooled features pass a LayerNorm (eps 1e-6) before the classifier, as in the official "
-        "model, and its checkpoints load.",
+        "model, and its checkpoints load. It is the last of the LayerNorms the paper puts where the resolution "
+        "changes (after the stem, before each downsampling layer, after the pooling): without norms there its "
+        "training diverged (Section 2.6).",
         kind="config",
-        unchanged=_head_norm_still,
+        unchanged=_todo(_head_norm_still, "config"),
     ),
     BuildIt(
         "14.5",
@@ -342,9 +356,11 @@ EXERCISES = (
         _init_judge,
         lambda: pitfalls.convnext_init,
         "every conv and linear weight starts at std 0.02 whatever its fan-in, every bias at 0 (the official "
-        "_init_weights); with PyTorch's default the scale would follow each layer's fan-in.",
+        "_init_weights). One small std is the Transformers' init (ViT, DeiT, Swin), which ConvNeXt copies: each "
+        "residual branch starts small, and the norms, not the init, set every layer's scale. With PyTorch's "
+        "default the scale would follow each layer's fan-in, and two steps would differ in their init as well.",
         kind="function",
-        unchanged=_init_still,
+        unchanged=_todo(_init_still, "function"),
     ),
     BuildIt(
         "14.6",
@@ -352,7 +368,7 @@ EXERCISES = (
         _grouped_judge,
         lambda: step03_depthwise_conv.Bottleneck,
         "groups = channels: one filter per channel, the paper's 2.35 GFLOPs; ResNeXt's 32 groups is another layer.",
-        unchanged=_grouped_still,
+        unchanged=_todo(_grouped_still, "class"),
     ),
     BuildIt(
         "14.7",
@@ -362,7 +378,7 @@ EXERCISES = (
         "four downsampling layers in all, as in the official code: the stem (4x) and three between stages (2x each), "
         "so the stages run at 56, 28, 14 and 7 pixels.",
         kind="config",
-        unchanged=_downsample_still,
+        unchanged=_todo(_downsample_still, "config"),
     ),
     BuildIt(
         "14.8",
@@ -370,9 +386,10 @@ EXERCISES = (
         _rates_judge,
         lambda: drop_path_rates,
         "the rate rises linearly per block over the whole network, as the official torch.linspace(0, rate, "
-        "sum(depths)) does.",
+        "sum(depths)) does: stochastic depth's linear decay rule (Huang et al. 2016). The early blocks compute "
+        "the features every later block builds on, so they are dropped least; the deepest most.",
         kind="function",
-        unchanged=_rates_still,
+        unchanged=_todo(_rates_still, "function"),
     ),
     BuildIt(
         "14.9",
@@ -380,6 +397,6 @@ EXERCISES = (
         _stem_judge,
         lambda: step11_layernorm.PatchifyStem,
         "kernel 4, stride 4: non-overlapping patches, 56x56 at 224, the paper's cost.",
-        unchanged=_stem_still,
+        unchanged=_todo(_stem_still, "class"),
     ),
 )
