@@ -235,3 +235,25 @@ def test_component_legend_covers_no_bar():
     boxes = [legend.get_window_extent(renderer) for legend in legends]
     bars = [bar.get_window_extent(renderer) for ax in fig.axes for bar in ax.patches if bar.get_height() > 0]
     assert bars and not any(box.overlaps(bar) for box in boxes for bar in bars)
+
+
+def test_params_macs_legend_covers_no_bar():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from convnext_steps import get_step, plots
+    from convnext_steps.notebook import step_row
+
+    with torch.device("meta"):  # notebook 04's figure: steps 02-04, counted only
+        rows = [step_row(s, s.build()) for s in map(get_step, ("02", "03", "04"))]
+    fig = plots.params_macs_figure(rows)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    assert [t.get_text() for t in legends[0].get_texts()] == ["ours (GMACs)", "paper (GFLOPs)"]
+    boxes = [legend.get_window_extent(renderer) for legend in legends]
+    bars = [bar.get_window_extent(renderer) for ax in fig.axes for bar in ax.patches if bar.get_height() > 0]
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert bars and not any(box.overlaps(other) for box in boxes for other in bars + titles)
