@@ -172,6 +172,15 @@ def test_paper_check_and_changed_only_trace():
     assert repr(show_trace("09", changed_only=True)).splitlines()[1:] == ["gone: act (GELU)", "gone: act (GELU)"]
 
 
+def test_changed_only_trace_says_moved_for_a_layer_that_moved_and_new_for_one_that_is_new():
+    from convnext_steps.notebook import show_trace
+
+    moved = [line.split("<- ")[1] for line in repr(show_trace("06", changed_only=True)).splitlines()[1:]]
+    assert moved == ["moved here, was 3x3 depthwise, 384", "moved here, was BN, 384", "moved here"]  # dwconv, bn2, act
+    renamed = repr(show_trace("03", changed_only=True)).splitlines()[1:]  # conv became dwconv: a new layer
+    assert renamed[0].endswith("<- new here") and renamed[1] == "gone: conv (3x3 conv, 64->64)"
+
+
 def test_operator_costs_split_every_multiply_add_and_all_the_time():
     import torch
 
