@@ -561,8 +561,13 @@ def test_the_inverted_blocks_parameters_are_counted_exactly_and_the_old_blocks_a
 def test_the_saving_of_moving_the_depthwise_conv_up_is_in_the_first_1x1_conv():
     # 06.2: over the whole network pwconv1 loses the most (the stride-2 blocks now expand at a quarter of the pixels);
     # the depthwise convs, the obvious guess, lose a ninth as much; pwconv2 loses nothing.
+    from convnext_steps import count_macs
     from convnext_steps.exercises import nb06
+    from convnext_steps.exercises.core import meta_model
+    from convnext_steps.measure import leaf_macs
 
+    model = meta_model("06")
+    assert sum(leaf_macs(model).values()) == count_macs(model)  # every multiply-add, each in one leaf
     before, after = nb06._block_layer_macs("05"), nb06._block_layer_macs("06")
     lost = {name: before[name] - after[name] for name in before}
     assert lost["pwconv2"] == 0 and lost["pwconv1"] > 8 * lost["dwconv"] > 0

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..measure import _meta_forward
+from ..measure import leaf_macs
 from ..steps.step06_dwconv_up import InvertedBottleneck
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, record
 
@@ -98,12 +98,11 @@ EXERCISES = (
 def _block_layer_macs(step: str) -> dict[str, int]:
     """Multiply-adds of each of the blocks' own layers (by name: dwconv, pwconv1, ...), summed over every block of
     the network at 224x224; shortcuts, stem and head left out."""
-    counter = _meta_forward(meta_model(step), 224, 3)
     totals: dict[str, int] = {}
-    for key, counts in counter.get_flop_counts().items():
-        parts = key.split(".")  # Network.stages.<s>.blocks.<b>.<layer>
-        if len(parts) == 6 and parts[1] == "stages" and parts[3] == "blocks" and parts[5] != "shortcut":
-            totals[parts[5]] = totals.get(parts[5], 0) + sum(counts.values()) // 2
+    for name, macs in leaf_macs(meta_model(step)).items():
+        parts = name.split(".")  # stages.<s>.blocks.<b>.<layer>
+        if len(parts) == 5 and parts[0] == "stages" and parts[2] == "blocks":
+            totals[parts[4]] = totals.get(parts[4], 0) + macs
     return totals
 
 
