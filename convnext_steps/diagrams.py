@@ -200,8 +200,9 @@ def removed_ops(
 def trace_changes(step: int | str | Step) -> list[tuple[Op | None, Op | None, str]]:
     """What a step changes in its block (seen as in `step_diagram_figure`): (old, new, what) in the new order.
 
-    (old, new, what): the layer in that place changed, `what` says how; (None, new, "new here"): new or moved
-    here; (old, None, "gone"): gone. Unchanged layers are left out.
+    (old, new, what): the layer in that place changed, `what` says how; (None, new, "new here"): new; (None, new,
+    "moved here", or "moved here, was <its old label>"): a layer of the old block, by name, now in another place;
+    (old, None, "gone"): gone. Unchanged layers are left out.
     """
     step = get_step(step)
     if step.previous is None:
@@ -212,11 +213,14 @@ def trace_changes(step: int | str | Step) -> list[tuple[Op | None, Op | None, st
     old, new = _layers(before, described[0]), _layers(after, described[1])
     old_ops, new_ops = _drawn(before), _drawn(after)
     pairs = dict((j, i) for i, j in _align(old, new))
+    left = {(a.branch, a.name): o for i, (a, o) in enumerate(zip(old, old_ops)) if i not in pairs.values()}
     changes = []
     for j, op in enumerate(new_ops):
         i = pairs.get(j)
         if i is None:
-            changes.append((None, op, "new here"))
+            was = left.pop((new[j].branch, new[j].name), None)  # the old block's layer of that name, left unpaired
+            moved = "moved here" if was is None or was.label == op.label else f"moved here, was {was.label}"
+            changes.append((None, op, "new here" if was is None else moved))
         elif old[i].what != new[j].what:
             changes.append((old_ops[i], op, _how(old_ops[i], op, old[i].what, new[j].what)))
     gone = removed_ops(before, after, *described)

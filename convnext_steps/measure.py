@@ -25,6 +25,7 @@ __all__ = [
     "count_params",
     "count_macs",
     "cost_breakdown",
+    "leaf_macs",
     "stage_costs",
     "stage_shapes",
     "count_calls",
@@ -125,13 +126,22 @@ def cost_breakdown(model: nn.Module, image_size: int = 224) -> list[dict]:
 
     for name, p in model.named_parameters():
         row(name)["params"] += p.numel()
+    for name, macs in leaf_macs(model, image_size).items():
+        row(name)["macs"] += macs
+    return sorted(rows.values(), key=lambda r: (r["stage"], COMPONENTS.index(r["component"])))
+
+
+def leaf_macs(model: nn.Module, image_size: int = 224) -> dict[str, int]:
+    """Multiply-adds of each leaf module of a built `Network` that does any ("stages.1.blocks.0.pwconv1": ...), in
+    one forward pass of one `image_size` image; they sum to `count_macs`."""
     counter = _meta_forward(model, image_size, model.config.in_chans)
     leaves = {n for n, m in model.named_modules() if not list(m.children())}
+    macs = {}
     for key, counts in counter.get_flop_counts().items():
         name = key.removeprefix(f"{type(model).__name__}.")
         if name in leaves:  # each leaf's own FLOPs, so nothing is counted twice
-            row(name)["macs"] += sum(counts.values()) // 2
-    return sorted(rows.values(), key=lambda r: (r["stage"], COMPONENTS.index(r["component"])))
+            macs[name] = sum(counts.values()) // 2
+    return macs
 
 
 def stage_costs(model: nn.Module, image_size: int = 224) -> list[dict]:

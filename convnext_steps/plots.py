@@ -114,13 +114,15 @@ def params_macs_figure(rows: Sequence[Mapping]) -> Figure:
     )
     right.set_ylabel("G multiply-adds at 224x224")
     right.set_title("Multiply-adds: measured vs the paper", fontsize=10)
-    right.legend(fontsize=8, loc="lower right")
     for ax in (left, right):
         ax.set_xticks(list(xs), labels, fontsize=8)
         ax.set_xlabel("roadmap step")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    fig.tight_layout()
+    # Above the panels, not inside one: inside, it covered the tallest bars (step 04's).
+    handles, names = right.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="upper right", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 

@@ -191,7 +191,7 @@ def test_registry_is_built_from_the_notebook_modules():
         assert e in module.EXERCISES, f"{id_} lives in {module.__name__}"
     with pytest.raises(ValueError, match="unknown exercise '99.9'; known: 00.1, "):
         exercises.check("99.9", 1)
-    assert isinstance(exercises.check("00.1", None), Verdict) and exercises.ask("00.2").startswith("Which square")
+    assert isinstance(exercises.check("00.2", None), Verdict) and exercises.ask("00.3").startswith("From the image")
 
 
 def test_every_numeric_checker_accepts_its_answer_and_refuses_others():
@@ -223,7 +223,7 @@ from convnext_steps.steps import step05_inverted_bottleneck as s05  # noqa: E402
 from convnext_steps.steps import step06_dwconv_up as s06  # noqa: E402
 
 
-@pytest.mark.parametrize("exercise_id", ["00.3", "01.2", "02.3", "03.3", "04.2", "05.3", "06.2"])
+@pytest.mark.parametrize("exercise_id", ["00.1", "01.1", "02.1", "03.1", "04.1", "05.1", "06.1"])
 def test_our_solution_passes_and_the_skeleton_is_not_attempted(exercise_id):
     exercise = exercises.EXERCISES[exercise_id]
     assert isinstance(exercise, BuildIt)
@@ -234,16 +234,16 @@ def test_our_solution_passes_and_the_skeleton_is_not_attempted(exercise_id):
 
 
 def test_in_network_compares_the_whole_model():
-    verdict = exercises.in_network("02.3", s02.PatchifyStem)
+    verdict = exercises.in_network("02.1", s02.PatchifyStem)
     assert verdict.ok and repr(verdict).startswith(
         "your PatchifyStem in step 02_patchify_stem's network: 28,622,184 parameters"
     )
     assert repr(verdict).endswith("the same logits as the step's model on a 64x64 image (max |diff| < 1e-4)")
-    with pytest.raises(ValueError, match="00.1 is a prediction"):
-        exercises.in_network("00.1", 3)
+    with pytest.raises(ValueError, match="00.2 is a prediction"):
+        exercises.in_network("00.2", 3)
 
 
-# 00.3: the bottleneck's forward (the learner writes forward only; __init__ is given)
+# 00.1: the bottleneck's forward (the learner writes forward only; __init__ is given)
 
 
 class Forward00Functional(s00.Bottleneck):  # correct: functional calls, torch.add
@@ -299,7 +299,7 @@ class Forward00AddsInput(s00.Bottleneck):  # x instead of shortcut(x): right whe
         return self.act(x + self.drop_path(self.bn3(self.pwconv2(out))))
 
 
-# 02.3: the patchify stem
+# 02.1: the patchify stem
 
 
 class Stem02Reordered(nn.Module):  # correct: norm declared first, kernel and stride as tuples, functional conv
@@ -327,7 +327,7 @@ def _stem(kernel=4, stride=4, padding=0, bias=False, norm=True, relu=False):
     return Stem
 
 
-# 03.3 / 05.3 / 06.2: blocks written out in full
+# 03.1 / 05.1 / 06.1: blocks written out in full
 
 
 class Block03Sequential(nn.Module):  # correct: attributes in another order, nn.Sequential shortcut, F.relu
@@ -475,13 +475,13 @@ class Block06NoReluAfterDw(s06.InvertedBottleneck):
 
 
 CORRECT = [
-    ("00.3", Forward00Functional),
-    ("00.3", Forward00InPlace),
-    ("02.3", Stem02Reordered),
-    ("03.3", Block03Sequential),
-    ("05.3", Block05Functional),
-    ("06.2", Block06Listed),
-    ("01.2", s00.CONFIG.replace(depths=[3, 3, 9, 3])),  # a list, not a tuple
+    ("00.1", Forward00Functional),
+    ("00.1", Forward00InPlace),
+    ("02.1", Stem02Reordered),
+    ("03.1", Block03Sequential),
+    ("05.1", Block05Functional),
+    ("06.1", Block06Listed),
+    ("01.1", s00.CONFIG.replace(depths=[3, 3, 9, 3])),  # a list, not a tuple
 ]
 
 
@@ -492,44 +492,44 @@ def test_correct_code_written_differently_passes(exercise_id, candidate):
 
 
 WRONG = [
-    ("00.3", Forward00NoReluAfterSum, "the ReLU after the sum is missing"),
-    ("00.3", Forward00ReluBeforeSum, "the last ReLU runs on the branch before the sum"),
-    ("00.3", Forward00NoShortcut, "the shortcut is missing"),
-    ("00.3", Forward00NoDropPath, "drop path is not applied"),
-    ("00.3", Forward00AddsInput, "raised RuntimeError: The size of tensor a (13) must match the size of tensor b (7)"),
-    ("01.2", s00.CONFIG, "your stages hold (3, 4, 6, 3), 16 blocks in all; step 01 has 18"),
-    ("01.2", s00.CONFIG.replace(depths=(3, 6, 6, 3)), "puts three times stage 1's blocks into stage 3"),
+    ("00.1", Forward00NoReluAfterSum, "the ReLU after the sum is missing"),
+    ("00.1", Forward00ReluBeforeSum, "the last ReLU runs on the branch before the sum"),
+    ("00.1", Forward00NoShortcut, "the shortcut is missing"),
+    ("00.1", Forward00NoDropPath, "drop path is not applied"),
+    ("00.1", Forward00AddsInput, "raised RuntimeError: The size of tensor a (13) must match the size of tensor b (7)"),
+    ("01.1", s00.CONFIG, "your stages hold (3, 4, 6, 3), 16 blocks in all; step 01 has 18"),
+    ("01.1", s00.CONFIG.replace(depths=(3, 6, 6, 3)), "puts three times stage 1's blocks into stage 3"),
     (
-        "01.2",
+        "01.1",
         s00.CONFIG.replace(depths=(3, 3, 9, 3), stem=s02.PatchifyStem),
         "28,622,184 parameters, step 01_stage_ratio's 28,628,520",
     ),
-    ("02.3", _stem(stride=2), "the stem's stride is 2: its 4x4 windows overlap"),
-    ("02.3", _stem(stride=1), "the stem's conv has stride 1"),
-    ("02.3", _stem(kernel=7, padding=3), "`conv.weight` has shape (8, 3, 7, 7), ours (8, 3, 4, 4): its kernel is 7x7"),
-    ("02.3", _stem(padding=1), "the stem pads its input"),
-    ("02.3", _stem(norm=False), "missing parameter `norm.weight` (shape (8,))"),
-    ("02.3", _stem(relu=True), "a ReLU follows the BN"),
-    ("02.3", _stem(bias=True), "`conv` has a bias; ours has none"),
-    ("03.3", _block03(groups=1), "`dwconv.weight` has shape (8, 8, 3, 3), ours (8, 1, 3, 3): each filter sees 8 input"),
-    ("03.3", _block03(groups=2), "each filter sees 4 input channels; a depthwise conv has groups = channels"),
-    ("03.3", _block03(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
-    ("03.3", _block03(kernel=3), "its kernel is 3x3, ours 5x5 (use the kernel_size argument)"),
-    ("03.3", _block03(padding=False), "the depthwise conv is not padded"),
-    ("03.3", s00.Bottleneck, "missing parameter `dwconv.weight` (shape (8, 1, 3, 3)); yours has `conv.weight`"),
-    ("04.2", s03.CONFIG.replace(dims=(384, 768, 1536, 3072)), "your stem outputs 64 channels; step 04 widens it"),
-    ("04.2", s03.CONFIG.replace(stem_dim=96), "your stages output (256, 512, 1024, 2048) channels"),
-    ("05.3", _block05(hidden_of=lambda i, d: d // 4), "`pwconv1.weight` has shape (8, 32, 1, 1), ours (128, 32, 1, 1)"),
-    ("05.3", _block05(hidden_of=lambda i, d: d // 4), "the hidden width is expansion x dim"),
-    ("05.3", _block05(hidden_of=lambda i, d: 4 * i), "(64, 16, 1, 1), ours (128, 16, 1, 1): it has 64 output channels"),
-    ("05.3", _block05(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
-    ("05.3", _block05(relu_after_sum=False), "the ReLU after the sum is missing"),
-    ("05.3", Block05SwappedNorms, "bn1 and bn2 are swapped"),
-    ("06.2", Block06StillWide, "`dwconv.weight` has shape (128, 1, 3, 3), ours (32, 1, 3, 3)"),
-    ("06.2", Block06StillWide, "the depthwise conv now runs first, on the block's input"),
-    ("06.2", Block06StrideOn1x1, "the same outputs, but your depthwise conv runs at full resolution"),
-    ("06.2", Block06NoNormAfterDw, "the BN after the depthwise conv is missing"),
-    ("06.2", Block06NoReluAfterDw, "the ReLU after the depthwise conv's BN is missing"),
+    ("02.1", _stem(stride=2), "the stem's stride is 2: its 4x4 windows overlap"),
+    ("02.1", _stem(stride=1), "the stem's conv has stride 1"),
+    ("02.1", _stem(kernel=7, padding=3), "`conv.weight` has shape (8, 3, 7, 7), ours (8, 3, 4, 4): its kernel is 7x7"),
+    ("02.1", _stem(padding=1), "the stem pads its input"),
+    ("02.1", _stem(norm=False), "missing parameter `norm.weight` (shape (8,))"),
+    ("02.1", _stem(relu=True), "a ReLU follows the BN"),
+    ("02.1", _stem(bias=True), "`conv` has a bias; ours has none"),
+    ("03.1", _block03(groups=1), "`dwconv.weight` has shape (8, 8, 3, 3), ours (8, 1, 3, 3): each filter sees 8 input"),
+    ("03.1", _block03(groups=2), "each filter sees 4 input channels; a depthwise conv has groups = channels"),
+    ("03.1", _block03(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
+    ("03.1", _block03(kernel=3), "its kernel is 3x3, ours 5x5 (use the kernel_size argument)"),
+    ("03.1", _block03(padding=False), "the depthwise conv is not padded"),
+    ("03.1", s00.Bottleneck, "missing parameter `dwconv.weight` (shape (8, 1, 3, 3)); yours has `conv.weight`"),
+    ("04.1", s03.CONFIG.replace(dims=(384, 768, 1536, 3072)), "your stem outputs 64 channels; step 04 widens it"),
+    ("04.1", s03.CONFIG.replace(stem_dim=96), "your stages output (256, 512, 1024, 2048) channels"),
+    ("05.1", _block05(hidden_of=lambda i, d: d // 4), "`pwconv1.weight` has shape (8, 32, 1, 1), ours (128, 32, 1, 1)"),
+    ("05.1", _block05(hidden_of=lambda i, d: d // 4), "the hidden width is expansion x dim"),
+    ("05.1", _block05(hidden_of=lambda i, d: 4 * i), "(64, 16, 1, 1), ours (128, 16, 1, 1): it has 64 output channels"),
+    ("05.1", _block05(stride_on_1x1=True), "the stride sits on the first 1x1 conv"),
+    ("05.1", _block05(relu_after_sum=False), "the ReLU after the sum is missing"),
+    ("05.1", Block05SwappedNorms, "bn1 and bn2 are swapped"),
+    ("06.1", Block06StillWide, "`dwconv.weight` has shape (128, 1, 3, 3), ours (32, 1, 3, 3)"),
+    ("06.1", Block06StillWide, "the depthwise conv now runs first, on the block's input"),
+    ("06.1", Block06StrideOn1x1, "the same outputs, but your depthwise conv runs at full resolution"),
+    ("06.1", Block06NoNormAfterDw, "the BN after the depthwise conv is missing"),
+    ("06.1", Block06NoReluAfterDw, "the ReLU after the depthwise conv's BN is missing"),
 ]
 
 
@@ -541,6 +541,36 @@ def test_plausible_mistakes_fail_with_what_is_wrong(exercise_id, candidate, mess
 
 
 def test_a_prediction_made_from_the_hint_is_accepted_and_the_old_share_is_not():
-    # 01.1's hint (a block costs about the same in every stage) gives 9/18 = 50 %; the measured share is 47 %.
-    assert exercises.check("01.1", 50) and exercises.check("01.1", 47)
-    assert not exercises.check("01.1", 36)  # ResNet-50's share, unchanged: the stage ratio was ignored
+    # 01.2's reasoning (a block costs about the same in every stage) gives 9/18 = 50 %; the measured share is 47 %.
+    assert exercises.check("01.2", 50) and exercises.check("01.2", 47)
+    assert not exercises.check("01.2", 36)  # ResNet-50's share, unchanged: the stage ratio was ignored
+
+
+def test_the_inverted_blocks_parameters_are_counted_exactly_and_the_old_blocks_are_not():
+    # 05.2: a stage-3 block of step 05 has about as many parameters as step 04's (the 1x1 convs swap ends), not as
+    # many: the depthwise conv and two BNs run on 1536 channels, not 384.
+    from convnext_steps import count_params
+    from convnext_steps.exercises.core import meta_model
+
+    ours, before = (count_params(meta_model(s).stages[2].blocks[1]) for s in ("05", "04"))
+    assert exercises.check("05.2", ours) and ours == 2 * 384 * 1536 + 9 * 1536 + 2 * (1536 + 1536 + 384)
+    verdict = exercises.check("05.2", before)
+    assert not verdict and "too low" in repr(verdict) and "depthwise 3x3 conv 9 per channel" in repr(verdict)
+
+
+def test_the_saving_of_moving_the_depthwise_conv_up_is_in_the_first_1x1_conv():
+    # 06.2: over the whole network pwconv1 loses the most (the stride-2 blocks now expand at a quarter of the pixels);
+    # the depthwise convs, the obvious guess, lose a ninth as much; pwconv2 loses nothing.
+    from convnext_steps import count_macs
+    from convnext_steps.exercises import nb06
+    from convnext_steps.exercises.core import meta_model
+    from convnext_steps.measure import leaf_macs
+
+    model = meta_model("06")
+    assert sum(leaf_macs(model).values()) == count_macs(model)  # every multiply-add, each in one leaf
+    before, after = nb06._block_layer_macs("05"), nb06._block_layer_macs("06")
+    lost = {name: before[name] - after[name] for name in before}
+    assert lost["pwconv2"] == 0 and lost["pwconv1"] > 8 * lost["dwconv"] > 0
+    assert exercises.check("06.2", "pwconv1") and exercises.check("06.2", " PWConv1 ")
+    verdict = exercises.check("06.2", "dwconv")
+    assert not verdict and "where the stride-2 blocks now run their first 1x1 conv" in repr(verdict)

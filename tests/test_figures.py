@@ -172,6 +172,15 @@ def test_paper_check_and_changed_only_trace():
     assert repr(show_trace("09", changed_only=True)).splitlines()[1:] == ["gone: act (GELU)", "gone: act (GELU)"]
 
 
+def test_changed_only_trace_says_moved_for_a_layer_that_moved_and_new_for_one_that_is_new():
+    from convnext_steps.notebook import show_trace
+
+    moved = [line.split("<- ")[1] for line in repr(show_trace("06", changed_only=True)).splitlines()[1:]]
+    assert moved == ["moved here, was 3x3 depthwise, 384", "moved here, was BN, 384", "moved here"]  # dwconv, bn2, act
+    renamed = repr(show_trace("03", changed_only=True)).splitlines()[1:]  # conv became dwconv: a new layer
+    assert renamed[0].endswith("<- new here") and renamed[1] == "gone: conv (3x3 conv, 64->64)"
+
+
 def test_operator_costs_split_every_multiply_add_and_all_the_time():
     import torch
 
@@ -235,3 +244,25 @@ def test_component_legend_covers_no_bar():
     boxes = [legend.get_window_extent(renderer) for legend in legends]
     bars = [bar.get_window_extent(renderer) for ax in fig.axes for bar in ax.patches if bar.get_height() > 0]
     assert bars and not any(box.overlaps(bar) for box in boxes for bar in bars)
+
+
+def test_params_macs_legend_covers_no_bar():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from convnext_steps import get_step, plots
+    from convnext_steps.notebook import step_row
+
+    with torch.device("meta"):  # notebook 04's figure: steps 02-04, counted only
+        rows = [step_row(s, s.build()) for s in map(get_step, ("02", "03", "04"))]
+    fig = plots.params_macs_figure(rows)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    assert [t.get_text() for t in legends[0].get_texts()] == ["ours (GMACs)", "paper (GFLOPs)"]
+    boxes = [legend.get_window_extent(renderer) for legend in legends]
+    bars = [bar.get_window_extent(renderer) for ax in fig.axes for bar in ax.patches if bar.get_height() > 0]
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert bars and not any(box.overlaps(other) for box in boxes for other in bars + titles)

@@ -11,28 +11,7 @@ from ..measure import count_params
 from ..steps.step00_resnet50 import Bottleneck
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, run
 
-EXERCISES = (
-    Exercise(
-        "00.1",
-        "How many parameters does the second bottleneck of stage 1 have (256 -> 64 -> 64 -> 256, identity shortcut)?",
-        lambda: count_params(meta_model("00").stages[0].blocks[1]),
-        "Three convs without bias (256*64 + 64*64*3*3 + 64*256 weights) and three BNs (2 per channel).",
-        "a 1x1 conv from C_in to C_out has C_in*C_out weights, a 3x3 one nine times as many; each BN learns a "
-        "scale and a shift per channel; the convs have no bias.",
-        unit="parameters",
-    ),
-    Exercise(
-        "00.2",
-        "Which square input size, a multiple of ResNet-50's total downsampling, gives a 10x10 last feature map?",
-        lambda: 10 * meta_model("00").config.reduction,
-        "The network downsamples by 32 in all (4 in the stem, 2 in each of stages 2-4): 10 x 32.",
-        "count the stride-2 layers from the image to stage 4, then multiply by 10.",
-        unit="pixels",
-    ),
-)
-
-
-# 00.3 -- build it: the bottleneck's forward ----------------------------------------------------------------------
+# 00.1 -- build it: the bottleneck's forward ----------------------------------------------------------------------
 
 
 def _branch(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -91,9 +70,9 @@ def _judge(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "00.3",
+        "00.1",
         "Write the bottleneck's forward: branch 1x1 -> BN -> ReLU -> 3x3 -> BN -> ReLU -> 1x1 -> BN, drop path on "
         "the branch, added to shortcut(x), then ReLU.",
         _judge,
@@ -101,5 +80,28 @@ EXERCISES += (
         "your forward gives our outputs on every input, in eval and in training (drop path on the branch), and a "
         "zeroed branch passes ReLU(x) on: the shortcut carries the signal, the branch learns a correction to it.",
         step="00",
+    ),
+)
+
+# 00.2, 00.3 -- predict: the block's parameters, the network's downsampling ----------------------------------------
+
+EXERCISES += (
+    Exercise(
+        "00.2",
+        "How many parameters does the second bottleneck of stage 1 have (256 -> 64 -> 64 -> 256, identity shortcut)?",
+        lambda: count_params(meta_model("00").stages[0].blocks[1]),
+        "Three convs without bias (256*64 + 64*64*3*3 + 64*256 weights) and three BNs (2 per channel).",
+        "a 1x1 conv from C_in to C_out has C_in*C_out weights, a 3x3 one nine times as many; each BN learns a "
+        "scale and a shift per channel; the convs have no bias.",
+        unit="parameters",
+    ),
+    Exercise(
+        "00.3",
+        "From the image to the last feature map ResNet-50 divides height and width by one fixed factor. Which square "
+        "input size gives a 10x10 last feature map?",
+        lambda: 10 * meta_model("00").config.reduction,
+        "The network downsamples by 32 in all (4 in the stem, 2 in each of stages 2-4): 10 x 32.",
+        "count the stride-2 layers from the image to stage 4, then multiply by 10.",
+        unit="pixels",
     ),
 )

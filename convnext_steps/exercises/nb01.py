@@ -6,26 +6,7 @@ from ..measure import stage_costs
 from ..steps import step00_resnet50
 from .core import BuildIt, Exercise, check_config, meta_model
 
-
-def _stage_share(step: str, stage: int) -> int:
-    rows = stage_costs(meta_model(step))
-    return round(100 * rows[stage]["macs"] / sum(r["macs"] for r in rows))
-
-
-EXERCISES = (
-    Exercise(
-        "01.1",
-        "What share of step 01's multiply-adds (in %, rounded) does stage 3 spend?",
-        lambda: _stage_share("01", 3),
-        "Nine of its 18 blocks sit in stage 3 (14x14): almost half the compute.",
-        "use measure.stage_costs(model) and divide stage 3's macs by the total.",
-        tolerance=0.1,  # a prediction: the hint (a block costs the same everywhere) gives 50, near enough
-        unit="%",
-    ),
-)
-
-
-# 01.2 -- build it: step 01's config ----------------------------------------------------------------------------
+# 01.1 -- build it: step 01's config ----------------------------------------------------------------------------
 
 
 def _explain(mine, ours) -> str | None:
@@ -46,16 +27,39 @@ def _judge(candidate):
     return check_config(candidate, "01", _explain)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "01.2",
+        "01.1",
         "Write step 01's config: step 00's, changed with .replace(...) to Swin-T's 1:1:3:1 blocks per stage.",
         _judge,
         lambda: step00_resnet50.CONFIG.replace(depths=(3, 3, 9, 3)),
-        "your config builds step 01's network: the same blocks, shapes and widths as ResNet-50, with the extra "
-        "blocks in stage 3, where the 14x14 maps are cheap per block and the network's depth pays most.",
+        "your config builds step 01's network: ResNet-50's blocks, shapes and widths, with 18 blocks in Swin-T's "
+        "ratio 1:1:3:1 instead of 16 in 3:4:6:3; not one line of model code changed.",
         kind="config",
         step="01",
         field=None,
+    ),
+)
+
+
+# 01.2 -- predict: where the compute goes -----------------------------------------------------------------------
+
+
+def _stage_share(step: str, stage: int) -> int:
+    rows = stage_costs(meta_model(step))
+    return round(100 * rows[stage]["macs"] / sum(r["macs"] for r in rows))
+
+
+EXERCISES += (
+    Exercise(
+        "01.2",
+        "What share of step 01's multiply-adds (in %, rounded) does stage 3 spend?",
+        lambda: _stage_share("01", 3),
+        "A block costs about the same in every stage (a sixteenth of the pixels, four times the width: 16x the "
+        "multiply-adds per pixel), so the share follows the block count: nine of 18 blocks, almost half.",
+        "how does a block's cost change from stage 1 to stage 3 (pixels, and a dense conv's cost in its width)? "
+        "ResNet-50's 36% from 6 of 16 blocks is a clue.",
+        tolerance=0.1,  # a prediction: the reasoning (a block costs the same everywhere) gives 50, near enough
+        unit="%",
     ),
 )

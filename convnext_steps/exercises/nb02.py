@@ -15,26 +15,7 @@ def _stem_shape(step: str, size: int) -> tuple[int, ...]:
     return tuple(stem(torch.zeros(1, 3, size, size, device="meta")).shape[1:])
 
 
-EXERCISES = (
-    Exercise(
-        "02.1",
-        "How many weights has step 02's stem conv (4x4, stride 4, 3 -> 64 channels, no bias)?",
-        lambda: meta_model("02").stem.conv.weight.numel(),
-        "One 4x4 filter per input channel per output channel: 3 * 64 * 16.",
-        "a conv's weight has shape (C_out, C_in, k, k).",
-        unit="weights",
-    ),
-    Exercise(
-        "02.2",
-        "What (C, H, W) does step 02's stem give for a 256x256 image?",
-        lambda: _stem_shape("02", 256),
-        "Non-overlapping 4x4 patches: 256 / 4 = 64 per side, one 64-vector per patch.",
-        "the stem cuts the image into 4x4 patches; give a tuple (C, H, W).",
-    ),
-)
-
-
-# 02.3 -- build it: the patchify stem ----------------------------------------------------------------------------
+# 02.1 -- build it: the patchify stem ----------------------------------------------------------------------------
 
 STEM_CASES = (
     Case(dict(in_chans=3, dim=8), ((1, 3, 16, 20), (2, 3, 8, 8))),
@@ -93,9 +74,9 @@ def _judge_stem(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "02.3",
+        "02.1",
         "Write the patchify stem: a 4x4 conv with stride 4 from in_chans to dim channels (no bias), then a BN.",
         _judge_stem,
         lambda: PatchifyStem,
@@ -103,5 +84,26 @@ EXERCISES += (
         "position) and maps each to a dim-vector: a ViT's patch embedding, written as a conv.",
         step="02",
         field="stem",
+    ),
+)
+
+
+# 02.2, 02.3 -- predict: the stem's weights, its output ---------------------------------------------------------
+
+EXERCISES += (
+    Exercise(
+        "02.2",
+        "How many weights has step 02's stem conv (4x4, stride 4, 3 -> 64 channels, no bias)?",
+        lambda: meta_model("02").stem.conv.weight.numel(),
+        "One 4x4 filter per input channel per output channel: 3 * 64 * 16.",
+        "a conv's weight has shape (C_out, C_in, k, k).",
+        unit="weights",
+    ),
+    Exercise(
+        "02.3",
+        "What (C, H, W) does step 02's stem give for a 256x256 image?",
+        lambda: _stem_shape("02", 256),
+        "Non-overlapping 4x4 patches: 256 / 4 = 64 per side, one 64-vector per patch.",
+        "the stem cuts the image into 4x4 patches; give a tuple (C, H, W).",
     ),
 )

@@ -9,32 +9,7 @@ from torch import nn
 from ..steps.step03_depthwise_conv import Bottleneck
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, run
 
-EXERCISES = (
-    Exercise(
-        "03.1",
-        "How many weights have a depthwise 3x3 conv and a dense 3x3 conv on 128 channels (no bias)? "
-        "Give (depthwise, dense).",
-        lambda: (
-            nn.Conv2d(128, 128, 3, groups=128, bias=False).weight.numel(),
-            nn.Conv2d(128, 128, 3, bias=False).weight.numel(),
-        ),
-        "Depthwise: one 3x3 filter per channel (128 * 9); dense: one per channel pair (128 * 128 * 9).",
-        "depthwise means groups = channels: each output channel sees one input channel.",
-    ),
-    Exercise(
-        "03.2",
-        "By what factor does making it depthwise cut the MACs of the 3x3 conv in step 03's stage 3?",
-        lambda: (
-            meta_model("02").stages[2].blocks[1].conv.weight.numel()
-            // meta_model("03").stages[2].blocks[1].dwconv.weight.numel()
-        ),
-        "By the channel count (256 there): each output channel now sums over 1 input channel instead of 256.",
-        "compare the two convs' weight counts: MACs per pixel equal the weight count.",
-    ),
-)
-
-
-# 03.3 -- build it: the depthwise bottleneck ---------------------------------------------------------------------
+# 03.1 -- build it: the depthwise bottleneck ---------------------------------------------------------------------
 
 
 def _mid(m: nn.Module, x: torch.Tensor, conv) -> torch.Tensor:
@@ -87,15 +62,42 @@ def _judge(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "03.3",
+        "03.1",
         "Write step 03's bottleneck: step 02's, with its kxk conv made depthwise (groups = channels) and named "
         "`dwconv`.",
         _judge,
         lambda: Bottleneck,
         "your block gives our outputs, and each channel of its depthwise conv sees only its own input channel: the "
-        "kxk conv now mixes space only, the two 1x1 convs mix channels, and its cost fell by the channel count.",
+        "kxk conv now mixes space only, and the two 1x1 convs mix channels.",
         step="03",
+    ),
+)
+
+
+# 03.2, 03.3 -- predict: dense vs depthwise weights, the saving in stage 3 ------------------------------------
+
+EXERCISES += (
+    Exercise(
+        "03.2",
+        "How many weights have a depthwise 3x3 conv and a dense 3x3 conv on 128 channels (no bias)? "
+        "Give (depthwise, dense).",
+        lambda: (
+            nn.Conv2d(128, 128, 3, groups=128, bias=False).weight.numel(),
+            nn.Conv2d(128, 128, 3, bias=False).weight.numel(),
+        ),
+        "Depthwise: one 3x3 filter per channel (128 * 9); dense: one per channel pair (128 * 128 * 9).",
+        "depthwise means groups = channels: each output channel sees one input channel.",
+    ),
+    Exercise(
+        "03.3",
+        "By what factor does making it depthwise cut the MACs of the 3x3 conv in step 03's stage 3?",
+        lambda: (
+            meta_model("02").stages[2].blocks[1].conv.weight.numel()
+            // meta_model("03").stages[2].blocks[1].dwconv.weight.numel()
+        ),
+        "By the channel count (256 there): each output channel now sums over 1 input channel instead of 256.",
+        "compare the two convs' weight counts: MACs per pixel equal the weight count.",
     ),
 )

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 from ..steps import step03_depthwise_conv
-from .core import BuildIt, Exercise, check_config
+from .core import BuildIt, Exercise, check_config, meta_model
 
-EXERCISES = (
-    Exercise(
-        "04.1",
-        "Step 04 widens every layer 1.5x. By what factor grow the MACs of a dense 1x1 conv and of a "
-        "depthwise conv? Give (dense, depthwise).",
-        lambda: (1.5**2, 1.5),
-        "A dense conv's cost scales with C_in * C_out, a depthwise conv's with C only.",
-        "write each conv's MACs per pixel in terms of the channel count C.",
-        tolerance=1e-9,
-    ),
-)
-
-
-# 04.2 -- build it: step 04's config ----------------------------------------------------------------------------
+# 04.1 -- build it: step 04's config ----------------------------------------------------------------------------
 
 
 def _explain(mine, ours) -> str | None:
@@ -35,16 +22,41 @@ def _judge(candidate):
     return check_config(candidate, "04", _explain)
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "04.2",
+        "04.1",
         "Write step 04's config: step 03's, changed with .replace(...) to 1.5x the width everywhere (stem 96).",
         _judge,
         lambda: step03_depthwise_conv.CONFIG.replace(stem_dim=96, dims=(384, 768, 1536, 3072)),
-        "your config builds step 04's network: every width 1.5x, so the dense 1x1 convs cost 2.25x and hold 2.25x "
-        "the parameters, while the depthwise convs grow only 1.5x.",
+        "your config builds step 04's network: the stem and every stage 1.5x wider, Swin-T's base width 96, with "
+        "not one line of model code changed.",
         kind="config",
         step="04",
         field=None,
+    ),
+)
+
+
+# 04.2 -- predict: what 1.5x the width costs ---------------------------------------------------------------
+
+
+def _growth(a: str, b: str) -> tuple[float, float]:
+    """(dense 1x1, depthwise) MACs ratio in a stage-1 block, b over a: same pixels, so the weight counts' ratio."""
+    before, after = (meta_model(s).stages[0].blocks[1] for s in (a, b))
+    return tuple(
+        after_conv.weight.numel() / before_conv.weight.numel()
+        for before_conv, after_conv in ((before.pwconv1, after.pwconv1), (before.dwconv, after.dwconv))
+    )
+
+
+EXERCISES += (
+    Exercise(
+        "04.2",
+        "Step 04 widens every layer 1.5x. By what factor grow the MACs of a dense 1x1 conv and of a "
+        "depthwise conv? Give (dense, depthwise).",
+        lambda: _growth("03", "04"),
+        "A dense conv's cost scales with C_in * C_out, a depthwise conv's with C only.",
+        "write each conv's MACs per pixel in terms of the channel count C.",
+        tolerance=1e-9,
     ),
 )

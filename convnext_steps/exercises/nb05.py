@@ -6,40 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..measure import cost_breakdown
+from ..measure import cost_breakdown, count_params
 from ..steps.step05_inverted_bottleneck import InvertedBottleneck
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, record
 
-
-def _largest_drop(a: str, b: str) -> str:
-    totals: dict[str, int] = {}
-    for sign, step in ((1, a), (-1, b)):
-        for r in cost_breakdown(meta_model(step)):
-            totals[r["component"]] = totals.get(r["component"], 0) + sign * r["macs"]
-    return max(totals, key=totals.get)
-
-
-EXERCISES = (
-    Exercise(
-        "05.1",
-        "What is the hidden (widest) width inside a stage-3 block of step 05?",
-        lambda: meta_model("05").stages[2].blocks[1].pwconv1.out_channels,
-        "The inverted bottleneck expands its 384-channel input 4x inside.",
-        "stage 3 is 384 wide at the block's ends; look at `expansion`.",
-        unit="channels",
-    ),
-    Exercise(
-        "05.2",
-        "Step 05 has fewer multiply-adds than step 04 although its depthwise conv runs 4x wider. Which "
-        "component lost the most: 'stem', 'blocks', 'downsampling' or 'head'?",
-        lambda: _largest_drop("04", "05"),
-        "The projection shortcuts of the downsampling blocks now map 96->192 (not 384->768) channels.",
-        "compare measure.cost_breakdown of both steps, component by component.",
-    ),
-)
-
-
-# 05.3 -- build it: the inverted bottleneck ----------------------------------------------------------------------
+# 05.1 -- build it: the inverted bottleneck ----------------------------------------------------------------------
 
 
 def _branch(m: nn.Module, x: torch.Tensor, stride_on_1x1: bool = False) -> torch.Tensor:
@@ -99,16 +70,50 @@ def _judge(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "05.3",
+        "05.1",
         "Write the inverted bottleneck: 1x1 in_dim -> 4*dim, BN, ReLU, depthwise kxk on 4*dim, BN, ReLU, "
         "1x1 4*dim -> dim, BN; shortcut, drop path and the final ReLU as before.",
         _judge,
         lambda: InvertedBottleneck,
-        "your block is narrow -> wide -> narrow like a Transformer's MLP: it keeps the stage width at its ends, so the "
-        "shortcut (and every projection shortcut) is 4x narrower, and it expands 4x inside, where the depthwise conv "
-        "runs.",
+        "your block is narrow -> wide -> narrow like a Transformer's MLP: the stage width at its ends, where the "
+        "shortcut carries the features from block to block, and 4 x dim inside, where the depthwise conv runs.",
         step="05",
+    ),
+)
+
+
+# 05.2, 05.3 -- predict: a block's parameters, where the network's saving comes from ------------------------------
+
+
+def _largest_drop(a: str, b: str) -> str:
+    totals: dict[str, int] = {}
+    for sign, step in ((1, a), (-1, b)):
+        for r in cost_breakdown(meta_model(step)):
+            totals[r["component"]] = totals.get(r["component"], 0) + sign * r["macs"]
+    return max(totals, key=totals.get)
+
+
+EXERCISES += (
+    Exercise(
+        "05.2",
+        "How many parameters does a stage-3 block of step 05 have (not the first: 384 -> 1536 -> 384, depthwise 3x3 "
+        "on 1536, identity shortcut)?",
+        lambda: count_params(meta_model("05").stages[2].blocks[1]),
+        "About as many as step 04's stage-3 block (1536 -> 384 -> 1536): the two 1x1 convs keep their 384 x 1536 "
+        "weights each, only their ends swap; the depthwise conv and two of the BNs grow from 384 to 1536 channels. "
+        "Yet the whole network is smaller: the saving lies outside the blocks' own layers.",
+        "a 1x1 conv from C_in to C_out has C_in*C_out weights, a depthwise 3x3 conv 9 per channel; each BN learns a "
+        "scale and a shift per channel; the convs have no bias.",
+        unit="parameters",
+    ),
+    Exercise(
+        "05.3",
+        "Step 05 has fewer multiply-adds than step 04 although its depthwise conv runs 4x wider. Which "
+        "component lost the most: 'stem', 'blocks', 'downsampling' or 'head'?",
+        lambda: _largest_drop("04", "05"),
+        "The projection shortcuts of the downsampling blocks now map 96->192 (not 384->768) channels.",
+        "compare measure.cost_breakdown of both steps, component by component.",
     ),
 )

@@ -6,27 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..measure import leaf_macs
 from ..steps.step06_dwconv_up import InvertedBottleneck
 from .core import BuildIt, Case, Exercise, Mistake, block_cases, check_module, meta_model, record
 
-
-def _dwconv_macs(step: str) -> int:
-    conv = meta_model(step).stages[0].blocks[1].dwconv
-    return conv.out_channels * conv.kernel_size[0] ** 2 * 56 * 56  # per output pixel: k*k taps per channel
-
-
-EXERCISES = (
-    Exercise(
-        "06.1",
-        "By what factor does moving the depthwise conv up cut its own MACs in a stage-1 block?",
-        lambda: _dwconv_macs("05") // _dwconv_macs("06"),
-        "It now runs on the narrow 96-channel input instead of the 384-wide hidden tensor.",
-        "a depthwise conv's MACs scale with the channels it runs on.",
-    ),
-)
-
-
-# 06.2 -- build it: the depthwise conv moved up ------------------------------------------------------------------
+# 06.1 -- build it: the depthwise conv moved up ------------------------------------------------------------------
 
 
 def _tail(m: nn.Module, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -94,15 +78,49 @@ def _judge(candidate):
     )
 
 
-EXERCISES += (
+EXERCISES = (
     BuildIt(
-        "06.2",
+        "06.1",
         "Write step 06's block: step 05's with the depthwise conv (and its BN and ReLU) moved to the top, on the "
         "narrow input: dwconv, bn2, ReLU, then pwconv1, bn1, ReLU, pwconv2, bn3.",
         _judge,
         lambda: InvertedBottleneck,
         "your block mixes space first, on the narrow in_dim channels, then channels in the wide MLP: a Transformer "
-        "block's order (attention, then MLP), and its depthwise conv now costs 4x less.",
+        "block's order (attention, then MLP).",
         step="06",
+    ),
+)
+
+
+# 06.2 -- predict: which layer the saving comes from ------------------------------------------------------------
+
+
+def _block_layer_macs(step: str) -> dict[str, int]:
+    """Multiply-adds of each of the blocks' own layers (by name: dwconv, pwconv1, ...), summed over every block of
+    the network at 224x224; shortcuts, stem and head left out."""
+    totals: dict[str, int] = {}
+    for name, macs in leaf_macs(meta_model(step)).items():
+        parts = name.split(".")  # stages.<s>.blocks.<b>.<layer>
+        if len(parts) == 5 and parts[0] == "stages" and parts[2] == "blocks":
+            totals[parts[4]] = totals.get(parts[4], 0) + macs
+    return totals
+
+
+def _largest_drop(a: str, b: str) -> str:
+    before, after = _block_layer_macs(a), _block_layer_macs(b)
+    return max(before, key=lambda name: before[name] - after.get(name, 0))
+
+
+EXERCISES += (
+    Exercise(
+        "06.2",
+        "Over the whole network, which of the block's layers loses the most multiply-adds with the move: 'dwconv', "
+        "'pwconv1' or 'pwconv2'?",
+        lambda: _largest_drop("05", "06"),
+        "The depthwise convs were cheap already (k*k multiply-adds per channel and pixel; a 1x1 conv has C_in). In "
+        "the first block of stages 2-4 the stride now runs before pwconv1, so that wide 1x1 conv works on a "
+        "quarter of the pixels: most of the step's saving.",
+        "a depthwise kxk conv costs k*k multiply-adds per channel and pixel, a 1x1 conv C_in per output channel and "
+        "pixel; and look at where the stride-2 blocks now run their first 1x1 conv.",
     ),
 )
