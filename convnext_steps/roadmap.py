@@ -15,6 +15,7 @@ all beside what `measure` counts (`python -m convnext_steps roadmap`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -49,6 +50,7 @@ __all__ = [
     "ALL_STEPS",
     "get_step",
     "build_model",
+    "top1_change",
     "measure_roadmap",
 ]
 
@@ -66,6 +68,7 @@ class Step:
     config_name: str = "CONFIG"  # the module's NetConfig (a module may hold several: ext_isotropic)
     paper_params_m: float | None = None  # published parameters in millions (extensions; the roadmap counts them)
     source: str = "Liu et al. 2022, Table 10"  # where paper_gflops and paper_top1 come from
+    paper_top1_std: float | None = None  # standard deviation of paper_top1's three seeds (Table 10; roadmap only)
 
     @property
     def config(self) -> NetConfig:
@@ -107,9 +110,19 @@ _ROADMAP_MODULES = (
 )
 _IDS = tuple(m.__name__.rpartition(".step")[2] for m in _ROADMAP_MODULES)  # "steps.step05_x" -> "05_x"
 
-# Each step's title, change and figures are its module's (TITLE, CHANGE, PAPER_GFLOPS, PAPER_TOP1).
+# Each step's title, change and figures are its module's (TITLE, CHANGE, PAPER_GFLOPS, PAPER_TOP1, PAPER_TOP1_STD).
 ROADMAP: tuple[Step, ...] = tuple(
-    Step(i, _IDS[i], m.TITLE, m.CHANGE, m.PAPER_GFLOPS, m.PAPER_TOP1, m, _IDS[i - 1] if i else None)
+    Step(
+        i,
+        _IDS[i],
+        m.TITLE,
+        m.CHANGE,
+        m.PAPER_GFLOPS,
+        m.PAPER_TOP1,
+        m,
+        _IDS[i - 1] if i else None,
+        paper_top1_std=m.PAPER_TOP1_STD,
+    )
     for i, m in enumerate(_ROADMAP_MODULES)
 )
 STEP_IDS: tuple[str, ...] = _IDS
@@ -164,6 +177,20 @@ def get_step(step: int | str | Step) -> Step:
     if not matches:
         raise ValueError(f"unknown step {step!r}; {_valid_ids()}")
     raise ValueError(f"step {step!r} is ambiguous: it matches {', '.join(s.id for s in matches)}")
+
+
+def top1_change(step: int | str | Step) -> tuple[float, float]:
+    """A roadmap step's top-1 change over the step before it, and that change's standard error.
+
+    Each top-1 in Table 10 is the mean of three seeds with their standard deviation s beside it, so a mean is
+    uncertain by about s / sqrt(3) and a difference of two means by sqrt((s_before^2 + s_after^2) / 3). Three runs
+    estimate a spread roughly: read two standard errors as a rough line, not a test.
+    """
+    after = get_step(step)
+    if after.previous is None or after.paper_top1_std is None:
+        raise ValueError(f"top1_change needs a roadmap step after 00, got {after.id}")
+    before = get_step(after.previous)
+    return after.paper_top1 - before.paper_top1, math.sqrt((before.paper_top1_std**2 + after.paper_top1_std**2) / 3)
 
 
 def build_model(step: int | str | Step, num_classes: int = 1000, **overrides) -> Network:

@@ -6,6 +6,7 @@ import torchvision
 
 from convnext_steps import ALL_STEPS, ROADMAP, STEP_IDS, build_model, count_macs, count_params, get_step
 from convnext_steps.measure import _meta_forward, stage_shapes
+from convnext_steps.roadmap import top1_change
 from convnext_steps.steps.step07_kernel_7x7 import KERNEL_SWEEP
 
 EXPECTED_IDS = [
@@ -61,6 +62,21 @@ def test_skipping_norms_and_activations_counts_exactly_what_the_whole_pass_count
         for skip in (True, False)
     )
     assert fast == whole and fast["Global"] > 0  # per module (an op may differ: mm + add for addmm, same FLOPs)
+
+
+# Table 10's standard deviations over the three seeds of each step.
+PAPER_STD = [0.07, 0.07, 0.18, 0.08, 0.02, 0.03, 0.08, 0.14, 0.14, 0.06, 0.09, 0.09, 0.06]
+
+
+def test_top1_change_and_its_standard_error_from_three_seeds():
+    assert [s.paper_top1_std for s in ROADMAP] == PAPER_STD
+    change, se = top1_change("05")  # 80.50 ± 0.02 -> 80.64 ± 0.03
+    assert change == pytest.approx(0.14) and se == pytest.approx((0.02**2 + 0.03**2) ** 0.5 / 3**0.5)
+    within = [s.id[:2] for s in ROADMAP[1:] if abs(top1_change(s)[0]) < 2 * top1_change(s)[1]]
+    assert within == ["02", "08", "11"]
+    for bad in ("00", "v2_tiny"):
+        with pytest.raises(ValueError, match=f"top1_change needs a roadmap step after 00, got {get_step(bad).id}"):
+            top1_change(bad)
 
 
 def test_ids_in_paper_order():
