@@ -95,10 +95,11 @@ def _outputs_text(cell) -> str:
     return "".join(parts)
 
 
-def _truncated(notebook: str) -> nbformat.NotebookNode:
-    """The stored notebook up to its last cell whose output shows a fact one of its MUTATIONS breaks."""
+def _truncated(notebook: str, mutation: Mutation | None) -> nbformat.NotebookNode:
+    """The stored notebook up to its last cell whose output shows the fact `mutation` breaks (for the unmutated
+    baseline: any of its MUTATIONS' facts, so the baseline covers every case's prefix)."""
     nb = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4)
-    facts = [m.shown_in for m in MUTATIONS if m.notebook == notebook]
+    facts = [m.shown_in for m in MUTATIONS if m.notebook == notebook and mutation in (None, m)]
     showing = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(f in _outputs_text(c) for f in facts)]
     nb.cells = nb.cells[: max(showing, default=len(nb.cells) - 1) + 1]
     return nb
@@ -109,7 +110,7 @@ def _copy(dest: Path, notebook: str, mutation: Mutation | None) -> Path:
     applied to the package copy."""
     shutil.copytree(ROOT / PACKAGE, dest / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "notebooks").mkdir()
-    nbformat.write(_truncated(notebook), dest / "notebooks" / f"{notebook}.ipynb")
+    nbformat.write(_truncated(notebook, mutation), dest / "notebooks" / f"{notebook}.ipynb")
     shutil.copy(ROOT / "notebooks" / "sanitize.cfg", dest / "notebooks")
     if mutation is not None:
         target = dest / PACKAGE / mutation.file
