@@ -107,25 +107,6 @@ def test_every_exercise_is_asked_unanswered_with_its_solution_apart(path):
     assert f"../{path.name}" in _source(solved[0]), "the solutions notebook links back"
 
 
-@pytest.mark.parametrize("step_id", STEP_IDS[:7])  # notebooks 00-06
-def test_exercise_ids_follow_their_order_in_the_notebook(step_id):
-    asked = [e for c in _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb")) for e, _ in _CHECK.findall(_source(c))]
-    assert asked == [f"{step_id[:2]}.{k}" for k in range(1, len(asked) + 1)], f"asked in the order {asked}"
-
-
-@pytest.mark.parametrize("step_id", STEP_IDS[:7])  # notebooks 00-06
-def test_build_it_is_asked_before_the_code_that_answers_it(step_id):
-    """The design diff (in 00, the block's code) prints the build-it's solution: it comes after the exercise, as the
-    package's version to compare with."""
-    from convnext_steps.exercises import EXERCISES, BuildIt
-
-    code = [_source(c) for c in _code_cells(_load(NOTEBOOKS / f"{step_id}.ipynb"))]
-    reveal = next(i for i, c in enumerate(code) if re.match(r"show_design_diff\(step\)|show_class\(", c))
-    built = [i for i, c in enumerate(code) for e, _ in _CHECK.findall(c) if isinstance(EXERCISES[e], BuildIt)]
-    built += [i for i, c in enumerate(code) if "exercises.in_network(" in c]
-    assert built and max(built) < reveal, f"code cell {reveal} shows the solution above the build-it (cells {built})"
-
-
 def _renderings(value) -> list[str]:
     """How a numeric answer would read if a cell or a sentence gave it away (only unambiguous ones)."""
     if isinstance(value, bool) or isinstance(value, str):
