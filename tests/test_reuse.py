@@ -44,22 +44,26 @@ EXPORTED = ("00_resnet50", "v2_tiny", "isotropic_l")
 COMPILED = ("12_separate_downsampling",)
 
 
-def _layer_kinds(step_id: str) -> frozenset[type]:
-    with torch.device("meta"):
-        model = build_model(step_id, **(ISOTROPIC if step_id.startswith("isotropic") else HIERARCHICAL))
-    return frozenset(type(m) for m in model.modules())
+def _first_of_each_layer_set() -> set[str]:
+    """The first model of each set of layer classes (01 = 00's classes, 04 = 03's, 07 = 06's ...)."""
+    firsts = {}
+    for s in ALL_STEPS:
+        with torch.device("meta"):
+            model = build_model(s.id, **(ISOTROPIC if s.id.startswith("isotropic") else HIERARCHICAL))
+        firsts.setdefault(frozenset(type(m) for m in model.modules()), s.id)
+    return set(firsts.values())
+
+
+FIRST_OF_EACH_LAYER_SET = _first_of_each_layer_set()
 
 
 def _sweep(fast: tuple[str, ...]) -> list:
     """`fast`, then (marked slow) the first model of each other set of layer classes: capture traces Python, so a
-    model built from the same classes as one already swept (01 = 00's, 04 = 03's, 07 = 06's ...) adds nothing."""
-    firsts = {}
-    for s in ALL_STEPS:
-        firsts.setdefault(_layer_kinds(s.id), s.id)
+    model built from the same classes as one already swept adds nothing."""
     return [
         s.id if s.id in fast else pytest.param(s.id, marks=pytest.mark.slow)
         for s in ALL_STEPS
-        if s.id in fast or s.id in firsts.values()
+        if s.id in fast or s.id in FIRST_OF_EACH_LAYER_SET
     ]
 
 
